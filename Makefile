@@ -1,0 +1,35 @@
+# The two commands a newcomer needs:
+#   make run    set everything up and run the assistant (embedded default: SQLite, local uploads, demo data)
+#   make test   set everything up and run all tests (SQLite and the PostgreSQL on 127.0.0.1:5432)
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+
+.PHONY: run test setup migrate seed bench clean
+
+setup:
+	@./scripts/setup-services.sh
+
+migrate: setup
+	@$(PY) -m backend.cli migrate
+
+seed: migrate
+	@$(PY) -m backend.cli seed-demo
+
+run: seed
+	@echo ""
+	@echo "Case backend:       http://127.0.0.1:$(PORT)/api/v1   (service token: dev-service-token)"
+	@echo "API documentation:  http://127.0.0.1:$(PORT)/docs"
+	@echo "Health:             http://127.0.0.1:$(PORT)/readyz"
+	@echo ""
+	@$(PY) -m backend.cli serve --port $(PORT)
+
+test: setup
+	@./scripts/test.sh
+
+bench: setup
+	@$(PY) bench/eligibility_http.py
+
+clean:
+	rm -rf var .pytest_cache

@@ -1,0 +1,1 @@
+"""Case backend of the after-sales assistant: orders, policy engine, cases, evidence, deadlines."""

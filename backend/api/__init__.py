@@ -1,0 +1,1 @@
+"""HTTP API of the case backend (prefix /api/v1)."""

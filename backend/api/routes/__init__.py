@@ -1,0 +1,1 @@
+"""One router per resource, joined in backend.api.router."""

@@ -1,0 +1,1 @@
+"""Cases: the lifecycle state machine, filing and materials, deadlines and progress."""

@@ -1,0 +1,109 @@
+"""Command line for operators: migrate, load demo data, manage agents, run a deadline sweep, serve.
+
+    python -m backend.cli migrate
+    python -m backend.cli seed-demo
+    python -m backend.cli create-agent --username li --display-name 李客服 [--supervisor]  (password from stdin or AGENT_PASSWORD)
+    python -m backend.cli sweep
+    python -m backend.cli serve --port 8000 --workers 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from backend.settings import DEV_AGENT_PASSWORD, get_settings
+
+
+def _factory():  # type: ignore[no-untyped-def]
+    from backend.db.session import make_engine, make_session_factory
+
+    return make_session_factory(make_engine(get_settings().database_url))
+
+
+def cmd_migrate(_: argparse.Namespace) -> None:
+    from backend.db.migrate import upgrade
+
+    upgrade(get_settings().database_url)
+    print("database schema is at head")
+
+
+def cmd_seed_demo(_: argparse.Namespace) -> None:
+    from backend.agents import create_agent
+    from backend.demo import demo_orders
+    from backend.main import utc_now
+    from backend.orders.service import upsert_order
+
+    settings = get_settings()
+    now = utc_now()
+    factory = _factory()
+    with factory() as session:
+        orders = demo_orders(now)
+        for order in orders:
+            upsert_order(session, order.order_id, order, now)
+        if settings.app_env != "production":
+            create_agent(session, "agent", DEV_AGENT_PASSWORD, display_name="演示客服", role="supervisor", now=now)
+        session.commit()
+    print(f"loaded {len(orders)} demo orders (buyer b_1001)")
+    if settings.app_env != "production":
+        print(f"demo agent: agent / {DEV_AGENT_PASSWORD}")
+
+
+def cmd_create_agent(args: argparse.Namespace) -> None:
+    from backend.agents import create_agent
+    from backend.errors import ServiceError
+    from backend.main import utc_now
+
+    password = os.environ.get("AGENT_PASSWORD") or sys.stdin.readline().rstrip("\n")
+    if password == DEV_AGENT_PASSWORD and get_settings().app_env == "production":
+        sys.exit("refusing the documented demo password in production")
+    factory = _factory()
+    with factory() as session:
+        try:
+            create_agent(session, args.username, password, display_name=args.display_name or args.username,
+                         role="supervisor" if args.supervisor else "agent", now=utc_now())
+        except ServiceError as exc:
+            sys.exit(exc.message)
+        session.commit()
+    print(f"agent {args.username} saved")
+
+
+def cmd_sweep(_: argparse.Namespace) -> None:
+    from backend.cases.scheduler import sweep
+    from backend.main import utc_now
+    from backend.policy.config import load_policy
+
+    report = sweep(_factory(), load_policy(get_settings().policy_file), utc_now())
+    print(f"closed={len(report.closed)} reminded={len(report.reminded)} flagged={len(report.flagged)}")
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    get_settings()  # fail before forking workers when the environment is wrong
+    uvicorn.run("backend.asgi:app", host=args.host, port=args.port, workers=args.workers, log_level="info")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="backend.cli", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate").set_defaults(func=cmd_migrate)
+    sub.add_parser("seed-demo").set_defaults(func=cmd_seed_demo)
+    agent = sub.add_parser("create-agent")
+    agent.add_argument("--username", required=True)
+    agent.add_argument("--display-name")
+    agent.add_argument("--supervisor", action="store_true")
+    agent.set_defaults(func=cmd_create_agent)
+    sub.add_parser("sweep").set_defaults(func=cmd_sweep)
+    serve = sub.add_parser("serve")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(func=cmd_serve)
+    args = parser.parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""The case backend application: `create_app()` wires settings, policy, database and routers."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime, timezone
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+from sqlalchemy import text
+
+from backend.api import errors
+from backend.api.routes import auth, cases, eligibility, orders, uploads
+from backend.cases.scheduler import SchedulerThread
+from backend.db.session import make_engine, make_session_factory
+from backend.policy.config import load_policy
+from backend.settings import Settings, get_settings
+
+API_PREFIX = "/api/v1"
+log = logging.getLogger("backend")
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def create_app(settings: Settings | None = None, clock: Callable[[], datetime] = utc_now) -> FastAPI:
+    settings = settings or get_settings()
+    policy = load_policy(settings.policy_file)  # a bad policy file stops start-up here, loudly
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url)
+        app.state.engine = engine
+        app.state.session_factory = make_session_factory(engine)
+        settings.upload_dir.mkdir(parents=True, exist_ok=True)
+        scheduler = None
+        if settings.scheduler_enabled:
+            scheduler = SchedulerThread(app.state.session_factory, policy, clock, settings.scheduler_interval_seconds,
+                                        holder=f"{socket.gethostname()}:{os.getpid()}")
+            scheduler.start()
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                scheduler.stop()
+            engine.dispose()
+
+    app = FastAPI(
+        title="售后助手 Case backend",
+        version=policy.version,
+        description="Orders, policy decisions, cases, evidence, deadlines and progress for the after-sales assistant.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.policy = policy
+    app.state.clock = clock
+    errors.install(app)
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next):  # type: ignore[no-untyped-def]
+        """Refuse oversized bodies before reading them (uploads get their own, larger limit)."""
+        length = request.headers.get("content-length")
+        limit = settings.max_upload_bytes + 64 * 1024 if request.url.path.endswith("/uploads") else settings.max_json_bytes
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            return JSONResponse(status_code=413, content={"detail": "请求内容过大"})
+        return await call_next(request)
+
+    api = APIRouter(prefix=API_PREFIX)
+    for module in (orders, eligibility, cases, uploads, auth):
+        api.include_router(module.router)
+    app.include_router(api)
+
+    @app.get("/healthz", tags=["ops"], summary="Liveness")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"], summary="Readiness: database reachable, policy loaded")
+    def readyz(request: Request) -> JSONResponse:
+        try:
+            with request.app.state.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception:
+            return JSONResponse(status_code=503, content={"status": "database unavailable"})
+        return JSONResponse({"status": "ready", "policy_version": policy.version})
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    return app

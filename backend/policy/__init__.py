@@ -1,0 +1,1 @@
+"""The after-sales policy: its configuration file, the calendar it counts with, and the engine."""

@@ -1,0 +1,231 @@
+"""Typed model of `policy.yaml` and its loader.
+
+The file is the product's core, so it is validated strictly (unknown keys refused, every rule the
+engine needs present, every code a known enum value); a bad file fails start-up with the path of
+the offending field rather than surfacing as a wrong decision later.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from backend.vocab import ItemFlag, MaterialCode, Party, Reason, Remedy
+
+
+class PolicyFileError(RuntimeError):
+    """The policy file cannot be used; the message names the file and the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ReasonSpec(_Strict):
+    label: str
+    fault: Literal["buyer", "seller", "none"]
+
+
+class RemedySpec(_Strict):
+    label: str
+    return_leg: bool
+
+
+class MaterialSpec(_Strict):
+    label: str
+    kind: Literal["text", "image", "video", "confirmation", "tracking"]
+    min_count: int = Field(1, ge=1)
+    min_chars: int = Field(0, ge=0)
+    hint: str = ""
+
+
+class Tier(_Strict):
+    max_days: int = Field(ge=0)
+    remedies: list[Remedy]
+    basis: str
+
+
+class Rule(_Strict):
+    basis: str = ""
+    remedies: list[Remedy] = []
+    max_days: int | None = Field(None, ge=0)
+    review: bool = False
+    review_remedies: list[Remedy] = []
+    reasons: list[Reason] = []
+    flags: list[ItemFlag] = []
+    tiers: list[Tier] = []
+    late_basis: str | None = None
+    max_cases_per_item: int | None = Field(None, ge=1)
+    stale_logistics_days: int | None = Field(None, ge=1)
+
+
+class ReviewBasis(_Strict):
+    amount: str
+    frequent: str
+    shared_evidence: str
+    manual_amount: str
+
+
+class ReviewSpec(_Strict):
+    amount_threshold: Decimal = Field(gt=0)
+    recent_cases_threshold: int = Field(ge=1)
+    recent_cases_window_days: int = Field(ge=1)
+    review_remedies: list[Remedy]
+    basis: ReviewBasis
+
+
+class MoneySpec(_Strict):
+    overdue_penalty_rate_per_day: Decimal = Field(ge=0, lt=1)
+
+
+class DeadlineSpec(_Strict):
+    party: Party
+    label: str
+    on_expiry: Literal["escalate", "alert", "close", "penalty"]
+    working_days: int | None = Field(None, ge=1)
+    calendar_days: int | None = Field(None, ge=1)
+    hours: int | None = Field(None, ge=1)
+    hard_hours: int | None = Field(None, ge=1)
+    reminder_after_days: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _exactly_one_span(self) -> "DeadlineSpec":
+        spans = [s for s in (self.working_days, self.calendar_days, self.hours) if s is not None]
+        if len(spans) != 1:
+            raise ValueError("give exactly one of working_days, calendar_days, hours")
+        return self
+
+
+# Rule ids the engine evaluates, with the fields each one cannot do without.
+RULE_REQUIREMENTS: dict[str, tuple[str, ...]] = {
+    "R-CASE-LIMIT": ("max_cases_per_item",),
+    "R-UNSHIPPED": ("remedies",),
+    "R-TRANSIT-LATE": ("remedies", "stale_logistics_days"),
+    "R-TRANSIT-WAIT": (),
+    "R-SIGNED-NOT-RECEIVED": ("remedies", "max_days"),
+    "R-PERISHABLE": ("remedies", "max_days", "reasons", "late_basis"),
+    "R-7DAY-EXCLUDED": ("flags",),
+    "R-7DAY-LATE": ("max_days",),
+    "R-7DAY": ("remedies", "max_days"),
+    "R-QUALITY-7": ("remedies", "max_days"),
+    "R-QUALITY-15": ("remedies", "max_days"),
+    "R-QUALITY-WARRANTY": ("remedies",),
+    "R-QUALITY-PAID": ("remedies",),
+    "R-MISMATCH": ("tiers",),
+    "R-DAMAGED": ("remedies", "max_days"),
+    "R-MISSING": ("remedies", "max_days"),
+    "R-LATE": (),
+    "R-OTHER": ("remedies", "max_days", "late_basis"),
+}
+
+DEADLINE_STEPS = (
+    "review",
+    "refund_only_refund",
+    "supply_materials",
+    "ship_return",
+    "inspect",
+    "refund_after_receipt",
+    "send_replacement",
+    "repair_first_reply",
+    "repair_finish",
+)
+
+
+class Policy(_Strict):
+    version: str = Field(min_length=1)
+    timezone: str
+    currency: Literal["CNY"]
+    reasons: dict[Reason, ReasonSpec]
+    remedies: dict[Remedy, RemedySpec]
+    materials: dict[MaterialCode, MaterialSpec]
+    required_materials: dict[Reason, list[MaterialCode]]
+    required_materials_by_flag: dict[Reason, dict[ItemFlag, list[MaterialCode]]] = {}
+    sealed_confirmation_label: str
+    sealed_confirmation_hint: str
+    rules: dict[str, Rule]
+    review: ReviewSpec
+    money: MoneySpec
+    deadlines: dict[str, DeadlineSpec]
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except Exception as exc:  # ZoneInfoNotFoundError or a malformed key
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> "Policy":
+        problems: list[str] = []
+        for name, enum in (("reasons", Reason), ("remedies", Remedy), ("materials", MaterialCode),
+                           ("required_materials", Reason)):
+            missing = {e.value for e in enum} - {k.value for k in getattr(self, name)}
+            if missing:
+                problems.append(f"{name}: missing {sorted(missing)}")
+        for rule_id, needed in RULE_REQUIREMENTS.items():
+            rule = self.rules.get(rule_id)
+            if rule is None:
+                problems.append(f"rules: missing {rule_id}")
+                continue
+            if not rule.basis and not rule.tiers:
+                problems.append(f"rules.{rule_id}: needs basis")
+            for field in needed:
+                if not getattr(rule, field):
+                    problems.append(f"rules.{rule_id}: needs {field}")
+        unknown = set(self.rules) - set(RULE_REQUIREMENTS)
+        if unknown:
+            problems.append(f"rules: unknown rule ids {sorted(unknown)}")
+        mismatch = self.rules.get("R-MISMATCH")
+        if mismatch and [t.max_days for t in mismatch.tiers] != sorted(t.max_days for t in mismatch.tiers):
+            problems.append("rules.R-MISMATCH.tiers: max_days must increase")
+        missing_steps = set(DEADLINE_STEPS) - set(self.deadlines)
+        if missing_steps:
+            problems.append(f"deadlines: missing {sorted(missing_steps)}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    # Convenience accessors: the engine reads numbers only through these.
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def rule(self, rule_id: str) -> Rule:
+        return self.rules[rule_id]
+
+    def recent_window(self) -> timedelta:
+        return timedelta(days=self.review.recent_cases_window_days)
+
+
+def load_policy(path: Path) -> Policy:
+    """Read and validate a policy file, raising PolicyFileError with a readable reason."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise PolicyFileError(f"policy file not found: {path}") from exc
+    except yaml.YAMLError as exc:
+        raise PolicyFileError(f"policy file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise PolicyFileError(f"policy file {path} must hold a mapping at the top level")
+    try:
+        return Policy.model_validate(raw)
+    except ValidationError as exc:
+        lines = [
+            f"  {'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
+            for err in exc.errors()
+        ]
+        raise PolicyFileError(f"policy file {path} is invalid:\n" + "\n".join(lines)) from exc
+
+
+@lru_cache(maxsize=8)
+def cached_policy(path: Path) -> Policy:
+    return load_policy(path)

@@ -1,0 +1,63 @@
+"""Runtime configuration, read from the environment (prefix-free names, as operators expect).
+
+Why a cached getter instead of a module-level instance: tests and the CLI build apps with
+different settings in one process; nothing here is read at import time.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_POLICY_FILE = Path(__file__).resolve().parent / "policy" / "policy.yaml"
+
+# Development defaults: documented in the README, refused in production mode.
+DEV_API_TOKEN = "dev-service-token"
+DEV_AGENT_PASSWORD = "agent-demo-2026"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore")
+
+    app_env: Literal["development", "test", "production"] = Field("development", alias="APP_ENV")
+    database_url: str = Field(f"sqlite:///{PROJECT_ROOT / 'var' / 'cases.db'}", alias="DATABASE_URL")
+    upload_dir: Path = Field(PROJECT_ROOT / "var" / "uploads", alias="UPLOAD_DIR")
+    policy_file: Path = Field(DEFAULT_POLICY_FILE, alias="POLICY_FILE")
+    case_api_token: SecretStr = Field(SecretStr(DEV_API_TOKEN), alias="CASE_API_TOKEN")
+    agent_session_hours: int = Field(12, alias="AGENT_SESSION_HOURS", ge=1, le=24 * 30)
+
+    max_upload_bytes: int = Field(20 * 1024 * 1024, alias="MAX_UPLOAD_BYTES", ge=1024)
+    max_image_pixels: int = Field(50_000_000, alias="MAX_IMAGE_PIXELS", ge=1)
+    max_json_bytes: int = Field(256 * 1024, alias="MAX_JSON_BYTES", ge=1024)
+
+    scheduler_enabled: bool = Field(True, alias="SCHEDULER_ENABLED")
+    scheduler_interval_seconds: float = Field(60.0, alias="SCHEDULER_INTERVAL_SECONDS", gt=0)
+
+    return_address: str = Field(
+        "浙江省杭州市余杭区文一西路 969 号 售后仓 收件人：售后组 电话：0571-00000000",
+        alias="DEFAULT_RETURN_ADDRESS",
+    )
+
+    @model_validator(mode="after")
+    def _refuse_dev_secrets_in_production(self) -> "Settings":
+        if self.app_env == "production":
+            token = self.case_api_token.get_secret_value()
+            if token == DEV_API_TOKEN or len(token) < 24:
+                raise ValueError(
+                    "CASE_API_TOKEN must be set to a secret of at least 24 characters in production"
+                )
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

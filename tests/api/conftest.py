@@ -1,0 +1,154 @@
+"""API test fixtures: the real app over a real database, on SQLite and on PostgreSQL.
+
+The schema is built by Alembic (as in production), once per database; each test starts from
+empty tables and a frozen clock it may move.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from backend.db.migrate import upgrade
+from backend.db.models import Base
+from backend.main import create_app
+from backend.settings import Settings
+from tests.support import media
+
+TZ = ZoneInfo("Asia/Shanghai")
+# A Friday in a year chinesecalendar covers, so working-day deadlines are exact.
+NOW = datetime(2026, 11, 20, 10, 0, tzinfo=TZ)
+TOKEN = "test-service-token-0123456789"
+PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_TEST_DB = "aftersales_test"
+
+
+def fresh_postgres_url() -> str:
+    """Create an empty database beside the admin one and return its URL."""
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_TEST_DB}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{PG_TEST_DB}"'))
+    admin.dispose()
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{PG_TEST_DB}"
+
+
+@dataclass
+class Clock:
+    now: datetime = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now = self.now + timedelta(**delta)
+
+
+@dataclass
+class Api:
+    """The HTTP client plus the calls every test makes, as the service or as a buyer."""
+
+    client: TestClient
+    clock: Clock
+    settings: Settings
+    service: dict[str, str] = field(default_factory=lambda: {"Authorization": f"Bearer {TOKEN}"})
+
+    def buyer(self, buyer_id: str = "b_1001") -> dict[str, str]:
+        return {**self.service, "X-Buyer-Id": buyer_id}
+
+    def order(self, order_id: str = "2026111812345678", *, buyer_id: str = "b_1001", status: str = "delivered",
+              delivered_days: int | None = 3, items: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:
+        now = self.clock.now
+        shipped_days = (delivered_days or 0) + 2
+        body: dict[str, Any] = {
+            "order_id": order_id, "buyer_id": buyer_id, "status": status,
+            "paid_at": (now - timedelta(days=shipped_days + 1)).isoformat(),
+            "shipped_at": (now - timedelta(days=shipped_days)).isoformat() if status in ("shipped", "delivered") else None,
+            "delivered_at": (now - timedelta(days=delivered_days)).isoformat()
+            if status == "delivered" and delivered_days is not None else None,
+            "shipping_fee": "10.00", "discount_total": "20.00",
+            "items": items or [{"item_id": "1", "sku": "SHOE-42", "title": "男士跑步鞋 黑色 42码", "category": "shoes",
+                                "quantity": 1, "unit_price": "299.00", "flags": ["functional"], "warranty_days": 0}],
+        }
+        body.update(extra)
+        response = self.client.put(f"/api/v1/orders/{order_id}", json=body, headers=self.service)
+        assert response.status_code in (200, 201), response.text
+        return response.json()
+
+    def request(self, **overrides: Any) -> dict[str, Any]:
+        body = {"order_id": "2026111812345678", "item_id": "1", "buyer_id": "b_1001", "reason": "quality",
+                "remedy": "exchange"}
+        body.update(overrides)
+        return body
+
+    def file(self, headers: dict[str, str] | None = None, **overrides: Any):  # type: ignore[no-untyped-def]
+        return self.client.post("/api/v1/cases", json=self.request(**overrides), headers=headers or self.buyer())
+
+    def upload(self, data: bytes | None = None, *, name: str = "photo.png", buyer_id: str = "b_1001") -> str:
+        response = self.client.post("/api/v1/uploads", files={"file": (name, data or media.png(), "image/png")},
+                                    headers=self.buyer(buyer_id))
+        assert response.status_code == 201, response.text
+        return response.json()["upload_id"]
+
+    def materials(self, case_id: str, materials: list[dict[str, Any]], buyer_id: str = "b_1001"):  # type: ignore[no-untyped-def]
+        return self.client.post(f"/api/v1/cases/{case_id}/materials", json={"materials": materials},
+                                headers=self.buyer(buyer_id))
+
+    def act(self, case_id: str, action: str, headers: dict[str, str] | None = None, **body: Any):  # type: ignore[no-untyped-def]
+        return self.client.post(f"/api/v1/cases/{case_id}/transitions", json={"action": action, **body},
+                                headers=headers or self.service)
+
+    def case(self, case_id: str) -> dict[str, Any]:
+        response = self.client.get(f"/api/v1/cases/{case_id}", headers=self.service)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def complete_quality_case(self) -> str:
+        """File a quality exchange and supply everything: the case ends up awaiting the return."""
+        photo, video = self.upload(), self.upload(media.mp4(), name="clip.mp4")
+        response = self.file(materials=[
+            {"code": "description", "text": "鞋底开胶了，走路进水"},
+            {"code": "defect_photo", "upload_id": photo},
+            {"code": "defect_video", "upload_id": video},
+        ])
+        assert response.status_code == 201, response.text
+        return response.json()["case_id"]
+
+
+def _database_url(kind: str, tmp: Path) -> str:
+    if kind == "sqlite":
+        return f"sqlite:///{tmp / 'cases.db'}"
+    return fresh_postgres_url()
+
+
+@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def app_client(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Clock, Settings, str]]:
+    tmp = tmp_path_factory.mktemp(request.param)
+    url = _database_url(request.param, tmp)
+    upgrade(url)
+    settings = Settings(DATABASE_URL=url, UPLOAD_DIR=tmp / "uploads", CASE_API_TOKEN=TOKEN, SCHEDULER_ENABLED=False,
+                        APP_ENV="test", MAX_UPLOAD_BYTES=2 * 1024 * 1024)
+    clock = Clock()
+    app = create_app(settings, clock=clock)
+    with TestClient(app) as client:
+        yield client, clock, settings, url
+
+
+@pytest.fixture
+def api(app_client: tuple[TestClient, Clock, Settings, str]) -> Iterator[Api]:
+    client, clock, settings, url = app_client
+    clock.now = NOW
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+    yield Api(client, clock, settings)
