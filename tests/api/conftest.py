@@ -6,7 +6,6 @@ empty tables and a frozen clock it may move.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -16,32 +15,18 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
 
 from backend.db.migrate import upgrade
 from backend.db.models import Base
 from backend.main import create_app
 from backend.settings import Settings
 from tests.support import media
+from tests.support.databases import drop_postgres, fresh_postgres_url
 
 TZ = ZoneInfo("Asia/Shanghai")
 # A Friday in a year chinesecalendar covers, so working-day deadlines are exact.
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=TZ)
 TOKEN = "test-service-token-0123456789"
-PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-PG_TEST_DB = "aftersales_test"
-
-
-def fresh_postgres_url() -> str:
-    """Create an empty database beside the admin one and return its URL."""
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_TEST_DB}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{PG_TEST_DB}"'))
-    admin.dispose()
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{PG_TEST_DB}"
-
-
 @dataclass
 class Clock:
     now: datetime = NOW
@@ -127,7 +112,7 @@ class Api:
 def _database_url(kind: str, tmp: Path) -> str:
     if kind == "sqlite":
         return f"sqlite:///{tmp / 'cases.db'}"
-    return fresh_postgres_url()
+    return fresh_postgres_url("api")
 
 
 @pytest.fixture(scope="session", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -141,6 +126,8 @@ def app_client(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     app = create_app(settings, clock=clock)
     with TestClient(app) as client:
         yield client, clock, settings, url
+    if request.param == "postgresql":
+        drop_postgres(url)
 
 
 @pytest.fixture
