@@ -112,7 +112,7 @@ RULE_REQUIREMENTS: dict[str, tuple[str, ...]] = {
     "R-SIGNED-NOT-RECEIVED": ("remedies", "max_days"),
     "R-PERISHABLE": ("remedies", "max_days", "reasons", "late_basis"),
     "R-7DAY-EXCLUDED": ("flags",),
-    "R-7DAY-LATE": ("max_days",),
+    "R-7DAY-LATE": (),
     "R-7DAY": ("remedies", "max_days"),
     "R-QUALITY-7": ("remedies", "max_days"),
     "R-QUALITY-15": ("remedies", "max_days"),

@@ -38,7 +38,7 @@ class RequestRejected(Exception):
 MSG_ORDER_NOT_FOUND = "未找到该订单，请核对订单号"
 MSG_ITEM_NOT_FOUND = "该订单中没有这件商品，请核对商品"
 MSG_ORDER_CANCELLED = "该订单已取消，无需申请售后；如已付款，退款会按原路退回"
-MSG_QUANTITY_TOO_LARGE = "申请数量超过了购买数量（共{of_units}件）"
+MSG_QUANTITY_TOO_LARGE = "申请数量须在 1 到购买数量（共{of_units}件）之间"
 
 SELLER_FAULT = frozenset(
     {
@@ -73,7 +73,7 @@ def _match(rule_id: str, rule: Rule, *, basis: str | None = None, remedies: tupl
     return Match(
         rule_id=rule_id,
         remedies=tuple(rule.remedies) if remedies is None else remedies,
-        basis=_format(basis if basis is not None else rule.basis, max_days=rule.max_days, **values),
+        basis=_format(basis if basis is not None else rule.basis, **{"max_days": rule.max_days, **values}),
         review=rule.review,
         review_remedies=tuple(rule.review_remedies),
         paid_repair=rule_id == "R-QUALITY-PAID",
@@ -128,8 +128,8 @@ def match_rule(policy: Policy, order: OrderFacts, item: ItemFacts, reason: Reaso
         if flags & set(excluded.flags):
             return _match("R-7DAY-EXCLUDED", excluded), d
         seven = policy.rule("R-7DAY")
-        if d > (seven.max_days or 0):
-            return _match("R-7DAY-LATE", policy.rule("R-7DAY-LATE"), d=d), d
+        if d > (seven.max_days or 0):  # the late rule reads the window of R-7DAY: one number, one place
+            return _match("R-7DAY-LATE", policy.rule("R-7DAY-LATE"), d=d, max_days=seven.max_days), d
         return _match("R-7DAY", seven), d
 
     if reason == Reason.QUALITY:
@@ -301,7 +301,7 @@ def evaluate(policy: Policy, request: Request, history: History, *, decided_at: 
     if item is None:
         raise RequestRejected(404, MSG_ITEM_NOT_FOUND)
     units = request.quantity if request.quantity is not None else item.quantity
-    if units > item.quantity:
+    if not 0 < units <= item.quantity:
         raise RequestRejected(422, MSG_QUANTITY_TOO_LARGE.format(of_units=item.quantity))
     reason = Reason(request.reason)
     remedy = Remedy(request.remedy) if request.remedy is not None else None
