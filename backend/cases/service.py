@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from backend.cases import lifecycle
 from backend.cases.actor import Actor
@@ -62,7 +62,7 @@ TRACKING_RE = re.compile(TRACKING_NUMBER_PATTERN)
 
 def get_order(session: Session, order_id: str, actor: Actor, buyer_id: str | None = None) -> Order:
     """The order, or 404 when it is unknown or belongs to someone else (never reveal which)."""
-    order = session.get(Order, order_id)
+    order = session.get(Order, order_id, options=[joinedload(Order.items)])
     owner = actor.buyer_scope or buyer_id
     if order is None or (owner is not None and order.buyer_id != owner):
         raise ServiceError(404, MSG_ORDER_NOT_FOUND)
