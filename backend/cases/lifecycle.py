@@ -45,25 +45,33 @@ class Action(StrEnum):
 
 
 STAFF = frozenset({Party.MERCHANT, Party.AGENT, Party.PLATFORM})
+PLATFORM_SIDE = frozenset({Party.AGENT, Party.PLATFORM})
 SYSTEM = frozenset({Party.SYSTEM})
 BUYER = frozenset({Party.BUYER})
 
 OPEN_BEFORE_RECEIPT = (S.AWAITING_MATERIALS, S.PENDING_REVIEW, S.APPROVED, S.AWAITING_RETURN, S.RETURNING)
 
 
-def _after_approval(remedy: Remedy) -> CaseStatus:
+def was_received(case: Case) -> bool:
+    return any(e.to_status == S.RECEIVED.value for e in case.events)
+
+
+def _after_inspection(case: Case) -> CaseStatus:
+    remedy = Remedy(case.remedy)
+    return {Remedy.RETURN_REFUND: S.REFUNDING, Remedy.EXCHANGE: S.REPLACING, Remedy.REPAIR: S.REPAIRING}[remedy]
+
+
+def _after_approval(case: Case) -> CaseStatus:
+    remedy = Remedy(case.remedy)
     if remedy in (Remedy.RETURN_REFUND, Remedy.EXCHANGE, Remedy.REPAIR):
-        return S.AWAITING_RETURN
+        # A dispute won after a failed inspection: the merchant already holds the item.
+        return _after_inspection(case) if was_received(case) else S.AWAITING_RETURN
     if remedy == Remedy.RESEND:
         return S.REPLACING
     return S.REFUNDING  # refund_only, partial_refund
 
 
-def _after_inspection(remedy: Remedy) -> CaseStatus:
-    return {Remedy.RETURN_REFUND: S.REFUNDING, Remedy.EXCHANGE: S.REPLACING, Remedy.REPAIR: S.REPAIRING}[remedy]
-
-
-Target = CaseStatus | Callable[[Remedy], CaseStatus] | None  # None: the status does not change
+Target = CaseStatus | Callable[[Case], CaseStatus] | None  # None: the status does not change
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +84,11 @@ class Transition:
     needs_reason: bool = False
     # For actions whose outcome the policy decision picks (target None): the statuses it may pick.
     decided_targets: tuple[CaseStatus, ...] = ()
+    # Narrower roles for some source statuses (a dispute is decided by the platform, not the merchant).
+    source_roles: tuple[tuple[CaseStatus, frozenset[Party]], ...] = ()
+
+    def roles_from(self, status: CaseStatus) -> frozenset[Party]:
+        return next((roles for source, roles in self.source_roles if source == status), self.roles)
 
 
 TRANSITIONS: tuple[Transition, ...] = (
@@ -83,9 +96,11 @@ TRANSITIONS: tuple[Transition, ...] = (
                decided_targets=(S.PENDING_REVIEW, S.APPROVED)),
     Transition(Action.CHANGE_REMEDY, (S.AWAITING_MATERIALS, S.PENDING_REVIEW), None, BUYER | STAFF, "更改处理方式",
                decided_targets=(S.AWAITING_MATERIALS, S.PENDING_REVIEW, S.APPROVED)),
-    Transition(Action.APPROVE, (S.PENDING_REVIEW, S.DISPUTED), S.APPROVED, STAFF, "审核通过"),
+    Transition(Action.APPROVE, (S.PENDING_REVIEW, S.DISPUTED), S.APPROVED, STAFF, "审核通过",
+               source_roles=((S.DISPUTED, PLATFORM_SIDE),)),
     Transition(Action.PROCEED, (S.APPROVED,), _after_approval, SYSTEM, "进入处理"),
-    Transition(Action.REJECT, (S.PENDING_REVIEW, S.DISPUTED), S.REJECTED, STAFF, "审核未通过", needs_reason=True),
+    Transition(Action.REJECT, (S.PENDING_REVIEW, S.DISPUTED), S.REJECTED, STAFF, "审核未通过", needs_reason=True,
+               source_roles=((S.DISPUTED, PLATFORM_SIDE),)),
     Transition(Action.SHIP_RETURN, (S.AWAITING_RETURN,), S.RETURNING, BUYER | STAFF, "买家已寄回"),
     Transition(Action.RECEIVE, (S.AWAITING_RETURN, S.RETURNING), S.RECEIVED, STAFF, "商家已收到退货"),
     Transition(Action.INSPECT_PASS, (S.RECEIVED,), _after_inspection, STAFF, "验收通过"),
@@ -137,22 +152,29 @@ def transition(action: Action) -> Transition:
     return _BY_ACTION[action]
 
 
-def resolve_target(rule: Transition, status: CaseStatus, remedy: Remedy) -> CaseStatus:
+def resolve_target(rule: Transition, case: Case) -> CaseStatus:
     if rule.target is None:
-        return status
+        return CaseStatus(case.status)
     if isinstance(rule.target, CaseStatus):
         return rule.target
-    return rule.target(remedy)
+    return rule.target(case)
 
 
 def check(case: Case, action: Action, role: Party, reason: str | None = None) -> Transition:
     """Raise TransitionRefused with a clear Chinese message unless `role` may do `action` now."""
-    rule = _BY_ACTION[action]
+    rule = _BY_ACTION.get(action)
+    if rule is None:
+        raise TransitionRefused("该操作由系统执行，不能直接调用", status_code=422)
     status = CaseStatus(case.status)
     if role not in rule.roles:
         raise TransitionRefused(f"您无权执行“{rule.label}”操作", status_code=403)
     if status not in rule.sources:
         raise TransitionRefused(f"售后单当前状态为“{STATUS_LABELS[status]}”，不能执行“{rule.label}”操作")
+    if role not in rule.roles_from(status):
+        raise TransitionRefused(f"“{STATUS_LABELS[status]}”的售后单由平台客服处理，您无权执行“{rule.label}”操作",
+                                status_code=403)
+    if action == Action.CANCEL and was_received(case):
+        raise TransitionRefused("商家已收到退回的商品，不能再撤销申请")
     if action == Action.DISPUTE and any(e.action == Action.DISPUTE for e in case.events):
         raise TransitionRefused("该售后单已申请过平台介入，结果为最终处理意见")
     if rule.needs_reason and not (reason and reason.strip()):
@@ -207,6 +229,6 @@ def apply(case: Case, action: Action, *, actor: Party, actor_id: str | None, at:
             raise ValueError(f"{action} needs a decided status among {rule.decided_targets}")
         after = decided
     else:
-        after = resolve_target(rule, before, Remedy(case.remedy))
+        after = resolve_target(rule, case)
     return record(case, action=action, actor=actor, actor_id=actor_id, at=at, from_status=before,
                   to_status=after, reason=reason, data=data)

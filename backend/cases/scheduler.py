@@ -120,8 +120,8 @@ def sweep(factory: sessionmaker[Session], policy: Policy, now: datetime) -> Swee
         days = policy.deadlines["supply_materials"].reminder_after_days or 0
         if case.status != S.AWAITING_MATERIALS.value or case.reminded_at is not None:
             return False
-        if now < add_calendar_days(case.filed_at, days - 1, policy.tz).due_at:
-            return False  # "day 5": from the start of the 5th day after filing
+        if now <= add_calendar_days(case.filed_at, days - 1, policy.tz).due_at:
+            return False  # "day 5": from the first second after the end of day 4
         lifecycle.apply(case, Action.REMIND, actor=Party.SYSTEM, actor_id="scheduler", at=now,
                         data={"due_at": case.due_at.isoformat() if case.due_at else None})
         case.reminded_at = now

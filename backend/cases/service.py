@@ -386,7 +386,7 @@ def transition(session: Session, policy: Policy, case: Case, action: Action, act
                reason: str | None = None, amount: Decimal | None = None) -> Case:
     """A merchant, agent, platform or buyer action from the API (never the system-only ones)."""
     if action in (Action.FILE, Action.MATERIALS_COMPLETE, Action.PROCEED, Action.CHANGE_REMEDY):
-        raise TransitionRefused(f"“{lifecycle.transition(action).label}”不能直接调用", status_code=422)
+        raise TransitionRefused("该操作由系统执行，不能直接调用", status_code=422)
     lifecycle.check(case, action, actor.role, reason)
     data: dict[str, object] = {}
     if action == Action.APPROVE:

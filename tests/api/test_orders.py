@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.api.conftest import Api
+from tests.support.api import Api
 
 
 def test_put_order_creates_then_updates_without_duplicating(api: Api) -> None:

@@ -1,0 +1,53 @@
+"""Shared fixtures: the real app over a real database, on SQLite and on PostgreSQL.
+
+The schema is built by Alembic (as in production), once per database per test session; each test
+starts from empty tables and a frozen clock it may move. Defined here, once, so every test folder
+uses the same two apps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from backend.db.migrate import upgrade
+from backend.db.models import Base
+from backend.main import create_app
+from backend.settings import Settings
+from tests.support.api import NOW, TOKEN, Api, Clock
+from tests.support.databases import drop_postgres, fresh_postgres_url
+
+
+def _database_url(kind: str, tmp: Path) -> str:
+    if kind == "sqlite":
+        return f"sqlite:///{tmp / 'cases.db'}"
+    return fresh_postgres_url("api")
+
+
+@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def app_client(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Clock, Settings, str]]:
+    tmp = tmp_path_factory.mktemp(request.param)
+    url = _database_url(request.param, tmp)
+    upgrade(url)
+    settings = Settings(DATABASE_URL=url, UPLOAD_DIR=tmp / "uploads", CASE_API_TOKEN=TOKEN, SCHEDULER_ENABLED=False,
+                        APP_ENV="test", MAX_UPLOAD_BYTES=2 * 1024 * 1024)
+    clock = Clock()
+    app = create_app(settings, clock=clock)
+    with TestClient(app) as client:
+        yield client, clock, settings, url
+    if request.param == "postgresql":
+        drop_postgres(url)
+
+
+@pytest.fixture
+def api(app_client: tuple[TestClient, Clock, Settings, str]) -> Iterator[Api]:
+    client, clock, settings, url = app_client
+    clock.now = NOW
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+    yield Api(client, clock, settings)
