@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import text
 
 from backend.api import errors
+from backend.api.limits import BodyLimitMiddleware
 from backend.api.routes import auth, cases, eligibility, orders, uploads
 from backend.cases.scheduler import SchedulerThread
 from backend.db.session import make_engine, make_session_factory
@@ -61,14 +62,9 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     app.state.clock = clock
     errors.install(app)
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):  # type: ignore[no-untyped-def]
-        """Refuse oversized bodies before reading them (uploads get their own, larger limit)."""
-        length = request.headers.get("content-length")
-        limit = settings.max_upload_bytes + 64 * 1024 if request.url.path.endswith("/uploads") else settings.max_json_bytes
-        if length is not None and (not length.isdigit() or int(length) > limit):
-            return JSONResponse(status_code=413, content={"detail": "请求内容过大"})
-        return await call_next(request)
+    # Oversized bodies are refused while they stream in (uploads get their own, larger limit).
+    app.add_middleware(BodyLimitMiddleware, json_limit=settings.max_json_bytes,
+                       upload_limit=settings.max_upload_bytes + 64 * 1024)
 
     api = APIRouter(prefix=API_PREFIX)
     for module in (orders, eligibility, cases, uploads, auth):

@@ -108,4 +108,4 @@ class Party(StrEnum):
 
 
 # A return tracking number: a carrier prefix (SF, YT, JT, JDV…) and 10–15 digits, or 12–15 digits.
-TRACKING_NUMBER_PATTERN = r"^(?:[A-Z]{2,4}\d{10,15}|\d{12,15})$"
+TRACKING_NUMBER_PATTERN = r"^(?:[A-Z]{2,4}[0-9]{10,15}|[0-9]{12,15})$"

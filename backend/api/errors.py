@@ -6,6 +6,7 @@ Validation errors never echo the offending input back: it may be huge or hostile
 from __future__ import annotations
 
 import logging
+import re
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -22,9 +23,11 @@ log = logging.getLogger("backend.api")
 
 MSG_INVALID = "请求内容不正确"
 MSG_BAD_JSON = "请求体不是有效的 JSON"
+MSG_BAD_UPLOAD = "上传内容格式不正确，请重新选择文件上传"
 MSG_CONFLICT = "数据已被他人更新，请刷新后重试"
 MSG_INTERNAL = "系统繁忙，请稍后再试"
-HTTP_MESSAGES = {404: "请求的地址不存在", 405: "不支持该请求方法", 413: "请求内容过大"}
+HTTP_MESSAGES = {404: "请求的地址不存在", 405: "不支持该请求方法", 413: "请求内容过大", 401: "需要登录或提供服务令牌"}
+_CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 def _error(status_code: int, detail: str, extra: dict[str, object] | None = None) -> JSONResponse:
@@ -65,8 +68,12 @@ def install(app: FastAPI) -> None:
         return _error(409, MSG_CONFLICT)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        detail = exc.detail if isinstance(exc.detail, str) and exc.status_code not in HTTP_MESSAGES else None
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI's "error parsing the body": bad UTF-8, bad multipart, …
+            multipart = request.headers.get("content-type", "").startswith("multipart/")
+            return _error(422, MSG_BAD_UPLOAD if multipart else MSG_BAD_JSON)
+        # Framework texts are English: show ours; keep a detail only when it is already Chinese.
+        detail = exc.detail if isinstance(exc.detail, str) and _CJK.search(exc.detail) else None
         return _error(exc.status_code, detail or HTTP_MESSAGES.get(exc.status_code, MSG_INVALID))
 
     @app.exception_handler(Exception)

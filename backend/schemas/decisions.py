@@ -7,10 +7,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from backend.schemas.common import BuyerId, ItemId, Money, OrderId, WireModel
+from backend.schemas.common import UPLOAD_ID_PATTERN, BuyerId, ItemId, Money, OrderId, WireModel
 from backend.vocab import CaseStatus, Decision, MaterialCode, Party, Reason, Remedy, ShippingPayer
 
-UploadId = Annotated[str, StringConstraints(pattern=r"^up_[0-9a-f]{32}$")]
+UploadId = Annotated[str, StringConstraints(pattern=UPLOAD_ID_PATTERN)]
 
 
 class MaterialIn(WireModel):

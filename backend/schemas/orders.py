@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
 
-from backend.schemas.common import AwareDatetime, BuyerId, ItemId, Money, OrderId, Page, WireModel
+from backend.schemas.common import MAX_MONEY, AwareDatetime, BuyerId, ItemId, Money, OrderId, Page, WireModel
 from backend.vocab import ItemFlag, OrderStatus
 
 
@@ -56,6 +56,8 @@ class OrderIn(WireModel):
         if self.shipped_at and self.delivered_at and self.delivered_at < self.shipped_at:
             raise ValueError("delivered_at 不能早于 shipped_at")
         total = sum((i.unit_price * i.quantity for i in self.items), Decimal(0))
+        if any(i.unit_price * i.quantity > MAX_MONEY for i in self.items) or total > MAX_MONEY:
+            raise ValueError("订单金额超出上限（10000000.00 元）")
         if self.discount_total > total:
             raise ValueError("优惠金额不能超过商品总额")
         return self

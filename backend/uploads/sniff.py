@@ -15,6 +15,7 @@ from PIL import Image, UnidentifiedImageError
 
 IMAGE_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
 MP4_BRANDS_MIME = {b"qt  ": "video/quicktime"}
+MSG_TOO_MANY_PIXELS = "图片分辨率过大，请压缩后再上传"
 
 
 class NotEvidence(ValueError):
@@ -35,12 +36,14 @@ def _image(data: bytes, max_pixels: int) -> Sniffed | None:
         with Image.open(io.BytesIO(data)) as probe:
             fmt = probe.format or ""
             width, height = probe.size
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+    except Image.DecompressionBombError as exc:  # Pillow's own guard, for the very largest claims
+        raise NotEvidence(MSG_TOO_MANY_PIXELS) from exc
+    except (UnidentifiedImageError, OSError, ValueError):
         return None
     if fmt not in IMAGE_FORMATS:
         raise NotEvidence("只支持 JPG、PNG、WEBP、GIF 格式的图片")
     if width * height > max_pixels:
-        raise NotEvidence("图片分辨率过大，请压缩后再上传")
+        raise NotEvidence(MSG_TOO_MANY_PIXELS)
     try:
         with Image.open(io.BytesIO(data)) as img:
             img.verify()

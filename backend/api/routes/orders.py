@@ -21,9 +21,10 @@ OrderIdPath = Annotated[str, Path(pattern=ORDER_ID_PATTERN, description="16-digi
 def put_order(order_id: OrderIdPath, body: OrderIn, session: SessionDep, now: NowDep, _: ServiceDep,
               response: Response) -> OrderOut:
     order, created = upsert_order(session, order_id, body, now)
+    out = order_out(order)  # built before the commit: an order that cannot be shown is not stored
     session.commit()
     response.status_code = 201 if created else 200
-    return order_out(order)
+    return out
 
 
 @router.get("/orders/{order_id}", response_model=OrderOut)

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Path, UploadFile
 from fastapi.responses import FileResponse
 
 from backend.api.deps import ActorDep, NowDep, SessionDep, SettingsDep
 from backend.db.models import Upload
 from backend.errors import MSG_UPLOAD_NOT_FOUND, ServiceError
-from backend.schemas.common import BuyerId
+from backend.schemas.common import UPLOAD_ID_PATTERN, BuyerId
 from backend.schemas.uploads import UploadOut
 from backend.uploads.storage import read_blob, store
 
 router = APIRouter(tags=["uploads"])
+UploadIdPath = Annotated[str, Path(pattern=UPLOAD_ID_PATTERN)]
 CHUNK = 1024 * 1024
 MSG_TOO_LARGE = "文件过大，单个文件不能超过 {mb} MB"
 
@@ -52,12 +53,12 @@ def post_upload(
 
 
 @router.get("/uploads/{upload_id}", response_model=UploadOut)
-def read_upload(upload_id: str, session: SessionDep, actor: ActorDep) -> UploadOut:
+def read_upload(upload_id: UploadIdPath, session: SessionDep, actor: ActorDep) -> UploadOut:
     return _out(_visible(session.get(Upload, upload_id), actor.buyer_scope))
 
 
 @router.get("/uploads/{upload_id}/content", response_class=FileResponse, summary="The file itself")
-def read_upload_content(upload_id: str, session: SessionDep, actor: ActorDep, settings: SettingsDep) -> FileResponse:
+def read_upload_content(upload_id: UploadIdPath, session: SessionDep, actor: ActorDep, settings: SettingsDep) -> FileResponse:
     upload = _visible(session.get(Upload, upload_id), actor.buyer_scope)
     return FileResponse(read_blob(settings.upload_dir, upload), media_type=upload.mime,
                         headers={"X-Content-Type-Options": "nosniff", "Content-Disposition": "inline"})
