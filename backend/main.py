@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 
+import anyio.to_thread
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import text
@@ -35,6 +36,9 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Handlers are sync (blocking DB calls run off the event loop, in anyio's thread pool).
+        # Fewer threads than the default 40 keep the GIL and the connection pool from thrashing.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
         engine = make_engine(settings.database_url)
         app.state.engine = engine
         app.state.session_factory = make_session_factory(engine)

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(50_000_000, alias="MAX_IMAGE_PIXELS", ge=1)
     max_json_bytes: int = Field(256 * 1024, alias="MAX_JSON_BYTES", ge=1024)
 
+    worker_threads: int = Field(8, alias="WORKER_THREADS", ge=1, le=200)
+
     scheduler_enabled: bool = Field(True, alias="SCHEDULER_ENABLED")
     scheduler_interval_seconds: float = Field(60.0, alias="SCHEDULER_INTERVAL_SECONDS", gt=0)
 
