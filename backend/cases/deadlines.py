@@ -49,7 +49,10 @@ def step_for(case: Case) -> tuple[str, datetime] | None:
     if status == S.REPLACING:
         return "send_replacement", entered
     if status == S.REPAIRING:
-        return "repair_finish", entered
+        # The merchant first answers (a note), then finishes the repair: two clocks, in turn.
+        replied = any(e.action == "note" and e.actor_role != Party.SYSTEM.value and e.at >= entered
+                      for e in case.events)
+        return ("repair_finish" if replied else "repair_first_reply"), entered
     return None
 
 
@@ -77,10 +80,10 @@ def project(policy: Policy, case: Case) -> None:
     case.due_step, case.due_party, case.due_at, case.due_estimated = step, party, at, estimated
 
 
-def days_late(policy: Policy, case: Case, now: datetime) -> int:
-    """Calendar days the running merchant-side step is past its deadline (0 when on time)."""
-    if case.due_at is None or case.due_step is None or now <= case.due_at:
+def days_late(policy: Policy, step: str | None, due_at: datetime | None, now: datetime) -> int:
+    """Calendar days a merchant-side step with a penalty is past its deadline (0 when on time)."""
+    if due_at is None or step is None or now <= due_at:
         return 0
-    if policy.deadlines[case.due_step].on_expiry != "penalty":
+    if policy.deadlines[step].on_expiry != "penalty":
         return 0
-    return max(days_between(case.due_at, now, policy.tz), 1)
+    return max(days_between(due_at, now, policy.tz), 1)

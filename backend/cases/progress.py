@@ -166,7 +166,7 @@ def _next_step(policy: Policy, case: Case, return_address: str) -> NextStep:
 
 
 def penalty_now(policy: Policy, case: Case, now: datetime) -> Penalty | None:
-    late = days_late(policy, case, now)
+    late = days_late(policy, case.due_step, case.due_at, now)
     running = overdue_penalty(case.item_paid, policy.money.overdue_penalty_rate_per_day, late)
     total = case.penalty_settled + running
     if total <= 0:

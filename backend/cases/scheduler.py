@@ -38,6 +38,7 @@ class SweepReport:
     closed: list[str] = field(default_factory=list)
     reminded: list[str] = field(default_factory=list)
     flagged: list[str] = field(default_factory=list)
+    handed_over: list[str] = field(default_factory=list)
     skipped: int = 0
 
 
@@ -64,7 +65,7 @@ def acquire_lease(factory: sessionmaker[Session], holder: str, now: datetime, tt
             return False
 
 
-def _due_ids(session: Session, policy: Policy, now: datetime) -> tuple[list[str], list[str], list[str]]:
+def _due_ids(session: Session, policy: Policy, now: datetime) -> tuple[list[str], list[str], list[str], list[str]]:
     expired = session.scalars(
         select(Case.case_id).where(Case.due_party == Party.BUYER.value, Case.due_at < now,
                                    Case.status.in_([S.AWAITING_MATERIALS.value, S.AWAITING_RETURN.value]))
@@ -81,7 +82,17 @@ def _due_ids(session: Session, policy: Policy, now: datetime) -> tuple[list[str]
         select(Case.case_id).where(Case.due_party != Party.BUYER.value, Case.due_at < now,
                                    Case.overdue_flagged_at.is_(None)).limit(BATCH)
     ).all()
-    return list(expired), remind, list(late)
+    hard = []
+    refund = policy.deadlines["refund_only_refund"]
+    if refund.hard_hours and refund.hours:
+        # Already escalated at `hours`, still not refunded at `hard_hours`: an agent must step in.
+        hard = list(session.scalars(
+            select(Case.case_id).where(Case.status == S.REFUNDING.value, Case.due_step == "refund_only_refund",
+                                       Case.overdue_flagged_at.is_not(None),
+                                       Case.due_at < now - timedelta(hours=refund.hard_hours - refund.hours))
+            .limit(BATCH)
+        ).all())
+    return list(expired), remind, list(late), hard
 
 
 def _job(factory: sessionmaker[Session], case_id: str, work: Callable[[Session, Case], bool]) -> bool:
@@ -103,7 +114,7 @@ def _job(factory: sessionmaker[Session], case_id: str, work: Callable[[Session, 
 def sweep(factory: sessionmaker[Session], policy: Policy, now: datetime) -> SweepReport:
     report = SweepReport()
     with factory() as session:
-        expired, remind, late = _due_ids(session, policy, now)
+        expired, remind, late, hard = _due_ids(session, policy, now)
 
     def close(session: Session, case: Case) -> bool:
         if case.due_at is None or case.due_at >= now or case.due_party != Party.BUYER.value:
@@ -137,8 +148,22 @@ def sweep(factory: sessionmaker[Session], policy: Policy, now: datetime) -> Swee
         case.overdue_flagged_at = now
         return True
 
+    def hand_over(session: Session, case: Case) -> bool:
+        spec = policy.deadlines["refund_only_refund"]
+        if case.status != S.REFUNDING.value or case.due_step != "refund_only_refund" or case.due_at is None:
+            return False
+        if now <= case.due_at + timedelta(hours=(spec.hard_hours or 0) - (spec.hours or 0)):
+            return False
+        if any(e.action == Action.FLAG_OVERDUE and e.data.get("hard") for e in case.events
+               if e.at >= (case.due_at - timedelta(hours=spec.hours or 0))):
+            return False
+        lifecycle.apply(case, Action.FLAG_OVERDUE, actor=Party.SYSTEM, actor_id="scheduler", at=now,
+                        reason=f"超过{spec.hard_hours}小时仍未退款，转人工处理",
+                        data={"step": case.due_step, "hard": True, "handoff": True})
+        return True
+
     for ids, work, bucket in ((expired, close, report.closed), (remind, reminder, report.reminded),
-                              (late, flag, report.flagged)):
+                              (late, flag, report.flagged), (hard, hand_over, report.handed_over)):
         for case_id in ids:
             if _job(factory, case_id, work):
                 bucket.append(case_id)

@@ -300,14 +300,13 @@ def _reevaluate(session: Session, policy: Policy, case: Case, now: datetime, rem
     return _engine(policy, request, history, decided_at=case.filed_at, now=now, materials_since=case.filed_at)
 
 
-def _settle_penalty(policy: Policy, case: Case, now: datetime) -> dict[str, str | int]:
-    """Freeze the penalty of a merchant step that ends late, so it keeps counting in reports."""
-    late = days_late(policy, case, now)
+def _late_penalty(policy: Policy, case: Case, now: datetime) -> tuple[Decimal, dict[str, str | int]]:
+    """The penalty the running merchant step has accrued by now, and how to record it."""
+    late = days_late(policy, case.due_step, case.due_at, now)
     if not late:
-        return {}
+        return Decimal("0.00"), {}
     amount = overdue_penalty(case.item_paid, policy.money.overdue_penalty_rate_per_day, late)
-    case.penalty_settled = case.penalty_settled + amount
-    return {"overdue_step": case.due_step or "", "days_late": late, "penalty": f"{amount:.2f}"}
+    return amount, {"overdue_step": case.due_step or "", "days_late": late, "penalty": f"{amount:.2f}"}
 
 
 def add_materials(session: Session, policy: Policy, case: Case, materials: list[MaterialIn], actor: Actor,
@@ -397,13 +396,19 @@ def transition(session: Session, policy: Policy, case: Case, action: Action, act
         raise ServiceError(422, "只有审核通过时可以填写金额")
     if action == Action.REFUND_FAILED:
         data["handoff"] = True
-    data.update(_settle_penalty(policy, case, now) if lifecycle.transition(action).target is not None else {})
-    lifecycle.apply(case, action, actor=actor.role, actor_id=actor.actor_id, at=now, reason=reason, data=data)
+    running = (case.due_step, case.due_at)
+    penalty, penalty_data = _late_penalty(policy, case, now)
+    event = lifecycle.apply(case, action, actor=actor.role, actor_id=actor.actor_id, at=now, reason=reason,
+                            data=data)
     if action == Action.APPROVE:
         _after_decision(policy, case, now)
     if CaseStatus(case.status) == S.REFUNDED:
         lifecycle.apply(case, Action.COMPLETE, actor=Party.SYSTEM, actor_id=None, at=now)
     project(policy, case)
+    if penalty and (case.due_step, case.due_at) != running:
+        # The late step ended with this action: freeze its penalty so reports keep counting it.
+        case.penalty_settled = case.penalty_settled + penalty
+        event.data = {**event.data, **penalty_data}
     try:
         session.flush()
     except IntegrityError as exc:  # a dispute reopening an item that meanwhile has another open case

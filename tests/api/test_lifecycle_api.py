@@ -192,13 +192,17 @@ def test_a_repair_goes_back_and_forth_and_completes_when_the_repaired_item_is_se
     ship_back_and_receive(api, case["case_id"])
     repairing = ok(api.act(case["case_id"], "inspect_pass"))
     assert repairing["status"] == "repairing"
-    assert repairing["deadline"]["step"] == "repair_finish"
-    assert repairing["deadline"]["due_at"] == working_day_end(today(api), 7)
+    # First the merchant answers within 2 working days, then finishes within 7 (policy.md §7).
+    assert repairing["deadline"]["step"] == "repair_first_reply"
+    assert repairing["deadline"]["due_at"] == working_day_end(today(api), 2)
     assert progress(api, case["case_id"])["stages"][-2] == {"key": "repair", "label": "维修", "state": "current"}
+    replied = ok(api.act(case["case_id"], "note", reason="已确认主板故障，预计5天修好"))
+    assert replied["deadline"]["step"] == "repair_finish"
+    assert replied["deadline"]["due_at"] == working_day_end(today(api), 7)
 
     done = ok(api.act(case["case_id"], "repair_done"))
     assert done["status"] == "completed"
-    assert actions(done) == ["file", "proceed", "ship_return", "receive", "inspect_pass", "repair_done"]
+    assert actions(done) == ["file", "proceed", "ship_return", "receive", "inspect_pass", "note", "repair_done"]
     assert_chained(done)
 
 
@@ -441,3 +445,19 @@ def test_a_failed_refund_keeps_the_case_refunding_and_hands_it_to_an_agent(api: 
     done = ok(api.act(case_id, "refund", **PLATFORM))
     assert done["status"] == "completed"
     assert actions(done) == ["file", "proceed", "refund_failed", "refund", "complete"]
+
+
+def test_a_late_first_reply_on_a_repair_settles_its_penalty_when_the_merchant_answers(api: Api) -> None:
+    api.order()
+    case = file_quality(api, "repair")
+    ship_back_and_receive(api, case["case_id"])
+    ok(api.act(case["case_id"], "inspect_pass"))  # Friday 20 Nov: first reply due Tuesday 24 Nov
+    api.clock.advance(days=5)  # Wednesday 25 Nov: one day late
+    replied = ok(api.act(case["case_id"], "note", reason="已收到，正在检测"))
+    assert replied["events"][-1]["data"]["overdue_step"] == "repair_first_reply"
+    assert replied["events"][-1]["data"]["days_late"] == 1
+    assert replied["events"][-1]["data"]["penalty"] == "1.40"  # 0.5 % of 279.00, half-up
+    penalty = progress(api, case["case_id"])["overdue_penalty"]
+    assert penalty["amount"] == "1.40" and penalty["days_late"] == 0  # settled; the finish clock is on time
+    again = ok(api.act(case["case_id"], "note", reason="配件已到"))
+    assert "penalty" not in again["events"][-1]["data"]  # a later note on time adds nothing

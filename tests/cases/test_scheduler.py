@@ -335,3 +335,19 @@ def test_two_workers_racing_for_a_new_lease_get_it_once(api: Api) -> None:
         thread.join(timeout=30)
     assert errors == []
     assert sorted(results.values()) == [False, True]
+
+
+def test_an_unshipped_refund_is_alerted_at_24_hours_and_handed_to_an_agent_once_at_48(api: Api) -> None:
+    spec = policy_of(api).deadlines["refund_only_refund"]
+    api.order(status="paid", delivered_days=None)
+    case = api.file(reason="no_reason", remedy="refund_only").json()
+    assert case["status"] == "refunding", case
+    start = api.clock.now
+    assert run(api, start + timedelta(hours=spec.hours - 1)).flagged == []
+    assert run(api, start + timedelta(hours=spec.hours, minutes=1)).flagged == [case["case_id"]]
+    assert run(api, start + timedelta(hours=spec.hard_hours - 1)).handed_over == []
+    assert run(api, start + timedelta(hours=spec.hard_hours, minutes=1)).handed_over == [case["case_id"]]
+    assert run(api, start + timedelta(hours=spec.hard_hours + 5)).handed_over == []
+    hard = [e for e in events(api, case["case_id"], "flag_overdue") if e["data"].get("hard")]
+    assert len(hard) == 1 and hard[0]["data"]["handoff"] is True
+    assert [e["action"] for e in events(api, case["case_id"], "escalate")] == ["escalate"]
