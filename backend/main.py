@@ -16,7 +16,8 @@ from sqlalchemy import text
 
 from backend.api import errors
 from backend.api.limits import BodyLimitMiddleware
-from backend.api.routes import auth, cases, eligibility, orders, uploads
+from backend.api.routes import auth, cases, eligibility, handoffs, orders, uploads
+from backend.api.routes import policy as policy_routes
 from backend.cases.scheduler import SchedulerThread
 from backend.db.session import make_engine, make_session_factory
 from backend.policy.config import load_policy
@@ -71,7 +72,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
                        upload_limit=settings.max_upload_bytes + 64 * 1024)
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (orders, eligibility, cases, uploads, auth):
+    for module in (orders, eligibility, cases, uploads, handoffs, policy_routes, auth):
         api.include_router(module.router)
     app.include_router(api)
 

@@ -210,3 +210,25 @@ class SchedulerLease(Base):
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     holder: Mapped[str] = mapped_column(String(64))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Handoff(Base):
+    """A conversation handed to a human agent, with the summary the agent starts from."""
+
+    __tablename__ = "handoffs"
+    __table_args__ = (Index("ix_handoffs_status_created", "status", "created_at"),)
+
+    handoff_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(String(128), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    buyer_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.case_id"))
+    reason: Mapped[str] = mapped_column(String(24))
+    summary: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # open | claimed | closed
+    # conversation_id while not closed: one live handoff per conversation, even under races.
+    open_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    agent: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
