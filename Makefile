@@ -1,15 +1,20 @@
 # The two commands a newcomer needs:
-#   make run    set everything up and run the assistant (embedded default: SQLite, local uploads, demo data)
+#   make run    set everything up and run the assistant: case backend, action server, Rasa server
+#               (embedded default: SQLite, local uploads, in-memory tracker, demo data)
 #   make test   set everything up and run all tests (SQLite and the PostgreSQL on 127.0.0.1:5432)
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: run test setup migrate seed bench clean
+.PHONY: run run-backend test setup train migrate seed bench clean
 
 setup:
 	@./scripts/setup-services.sh
+	@./scripts/setup-bot.sh
+
+train: setup
+	@./scripts/train.sh
 
 migrate: setup
 	@$(PY) -m backend.cli migrate
@@ -17,7 +22,11 @@ migrate: setup
 seed: migrate
 	@$(PY) -m backend.cli seed-demo
 
-run: seed
+run: seed train
+	@echo "Demo buyer: b_1001 (send it as metadata.buyer_id); demo agent: agent / agent-demo-2026"
+	@$(PY) scripts/stack.py
+
+run-backend: seed
 	@echo ""
 	@echo "Case backend:       http://127.0.0.1:$(PORT)/api/v1   (service token: dev-service-token)"
 	@echo "API documentation:  http://127.0.0.1:$(PORT)/docs"

@@ -1,0 +1,55 @@
+"""Helpers every action shares: who the buyer is, labels, formatting, turning failures into words."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import texts
+from actions.backend_client import BackendUnavailable, call, client
+
+
+def buyer_of(tracker: Tracker) -> str | None:
+    """The verified buyer: set by the gateway in the metadata, kept in the buyer_id slot."""
+    buyer = tracker.get_slot("buyer_id")
+    if buyer:
+        return str(buyer)
+    metadata = tracker.latest_message.get("metadata") or {}
+    value = metadata.get("buyer_id")
+    return str(value) if value else None
+
+
+def attachments_of(tracker: Tracker) -> list[dict[str, Any]]:
+    metadata = tracker.latest_message.get("metadata") or {}
+    items = metadata.get("attachments") or []
+    return [a for a in items if isinstance(a, dict) and isinstance(a.get("upload_id"), str)]
+
+
+async def labels() -> dict[str, dict[str, str]]:
+    """Chinese labels of reasons, remedies and materials, from the policy file via the backend."""
+    return await call(client().vocabulary)
+
+
+def format_due(iso: str | None) -> str:
+    if not iso:
+        return ""
+    moment = datetime.fromisoformat(iso)
+    return f"{moment.month}月{moment.day}日 {moment:%H:%M}"
+
+
+def idempotency_key(tracker: Tracker, *parts: str) -> str:
+    """Same conversation, same request → same key, so a retried turn never files twice."""
+    digest = hashlib.sha256("|".join((tracker.sender_id, *parts)).encode()).hexdigest()[:40]
+    return f"bot-{digest}"
+
+
+def say_backend_down(dispatcher: CollectingDispatcher) -> None:
+    dispatcher.utter_message(text=texts.BACKEND_DOWN)
+
+
+__all__ = ["BackendUnavailable", "attachments_of", "buyer_of", "format_due", "idempotency_key", "labels",
+           "say_backend_down"]

@@ -1,0 +1,101 @@
+"""Handing over to a person, fallbacks and the satisfaction rating."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActiveLoop, ConversationPaused, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import texts
+from actions.backend_client import BackendError, BackendUnavailable, call, client
+from actions.common import buyer_of
+
+HANDOFF_AFTER_FALLBACKS = 2
+REASON_BY_INTENT = {"request_human": "requested", "complain": "complaint", "nlu_fallback": "fallback"}
+
+
+def case_summary(tracker: Tracker, case: dict[str, Any] | None, vocab: dict[str, dict[str, str]]) -> str:
+    """What an agent needs first, in Chinese: the case or the request so far, and the last words."""
+    lines: list[str] = []
+    if case:
+        decision = case.get("decision", {})
+        lines += [f"售后单：{case['case_id']}（{case['status_label']}）",
+                  f"订单：{case['order_id']}  商品：{case['item_title']}",
+                  f"问题：{vocab['reasons'].get(case['reason'], case['reason'])}  "
+                  f"诉求：{vocab['remedies'].get(case['remedy'], case['remedy'])}",
+                  f"决定：{decision.get('decision')}（{'、'.join(r['id'] for r in decision.get('rules', []))}）",
+                  f"已交凭证：{'、'.join(m['label'] for m in case.get('materials', [])) or '无'}"]
+        missing = "、".join(m["label"] for m in decision.get("missing_materials", []))
+        if missing:
+            lines.append(f"尚缺凭证：{missing}")
+    else:
+        for slot, label in (("order_id", "订单"), ("item_id", "商品编号"), ("reason", "问题"), ("remedy", "诉求")):
+            value = tracker.get_slot(slot)
+            if value:
+                shown = vocab.get("reasons" if slot == "reason" else "remedies", {}).get(value, value) \
+                    if slot in ("reason", "remedy") else value
+                lines.append(f"{label}：{shown}")
+    said = [e.get("text") for e in tracker.events if e.get("event") == "user" and e.get("text")][-5:]
+    lines.append("买家最近说：" + " / ".join(t[:100] for t in said if t))
+    return "\n".join(lines)[:3900]
+
+
+class Handoff(Action):
+    """Creates the handoff with a summary, tells the buyer, and pauses the bot until handed back."""
+
+    def name(self) -> str:
+        return "action_handoff"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        buyer = buyer_of(tracker)
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        metadata = tracker.latest_message.get("metadata") or {}
+        case_id = tracker.get_slot("case_id")
+        try:
+            vocab = await call(client().vocabulary)
+            case = None
+            if case_id:
+                case = await call(client().case, case_id, buyer)
+                case["status_label"] = case.get("status_label", case["status"])
+            body = {"conversation_id": tracker.sender_id[:128], "channel": str(metadata.get("channel") or "web"),
+                    "buyer_id": buyer, "case_id": case_id if case else None,
+                    "reason": REASON_BY_INTENT.get(intent or "", "requested"),
+                    "summary": case_summary(tracker, case, vocab)}
+            await call(client().handoff, body, buyer)
+        except (BackendError, BackendUnavailable):
+            dispatcher.utter_message(text=texts.HANDOFF_FAILED)
+            return []
+        dispatcher.utter_message(text=texts.HANDOFF)
+        stop_form = [ActiveLoop(None), SlotSet("requested_slot", None)] if tracker.active_loop_name else []
+        return [*stop_form, SlotSet("fallbacks", 0.0), ConversationPaused()]
+
+
+class CountFallback(Action):
+    """First misunderstanding: ask to rephrase; the second in a row: hand over to a person."""
+
+    def name(self) -> str:
+        return "action_count_fallback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        count = int(tracker.get_slot("fallbacks") or 0) + 1
+        if count >= HANDOFF_AFTER_FALLBACKS:
+            return await Handoff().run(dispatcher, tracker, domain)
+        dispatcher.utter_message(text=texts.REPHRASE)
+        return [SlotSet("fallbacks", float(count))]
+
+
+class RecordRating(Action):
+    def name(self) -> str:
+        return "action_record_rating"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        rating = tracker.get_slot("rating")
+        if rating not in {"1", "2", "3", "4", "5"}:
+            dispatcher.utter_message(text=texts.ASK_RATING, buttons=[
+                {"title": title, "payload": f'/rate_service{{"rating": "{value}"}}'} for title, value in texts.RATING_BUTTONS])
+            return []
+        dispatcher.utter_message(text=texts.RATING_THANKS.format(rating=rating))
+        return [SlotSet("stage", None)]

@@ -1,0 +1,105 @@
+"""Starts the whole assistant locally — case backend, action server, Rasa server — and waits until
+each answers. Used by `make run`, the end-to-end tests and the benchmarks.
+
+    .venv/bin/python scripts/stack.py            # run until Ctrl+C, printing the URLs
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL = ROOT / "models" / "aftersales.tar.gz"
+
+
+@dataclass
+class Stack:
+    backend_port: int = 8000
+    actions_port: int = 5055
+    rasa_port: int = 5005
+    env: dict[str, str] = field(default_factory=dict)
+    log_dir: Path = ROOT / "var" / "logs"
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def backend_url(self) -> str:
+        return f"http://127.0.0.1:{self.backend_port}"
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.rasa_port}"
+
+    def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the process
+        self.processes.append(subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                               start_new_session=True))
+
+    def start(self, timeout: float = 180) -> None:
+        if not MODEL.exists():
+            raise SystemExit("no trained model: run scripts/train.sh first")
+        base = {**os.environ, **self.env, "PYTHONPATH": str(ROOT)}
+        token = base.setdefault("CASE_API_TOKEN", "dev-service-token")
+        self._spawn("backend", [str(ROOT / ".venv/bin/python"), "-m", "uvicorn", "backend.asgi:app", "--host",
+                                "127.0.0.1", "--port", str(self.backend_port), "--no-access-log"], base)
+        actions_env = {**base, "CASE_BACKEND_URL": self.backend_url, "CASE_API_TOKEN": token}
+        self._spawn("actions", [str(ROOT / ".venv/bin/python"), "-m", "rasa_sdk", "--actions", "actions",
+                                "--port", str(self.actions_port)], actions_env)
+        rasa_env = {**base, "TF_CPP_MIN_LOG_LEVEL": "3", "SQLALCHEMY_SILENCE_UBER_WARNING": "1"}
+        endpoints = ROOT / "var" / f"endpoints-{self.actions_port}.yml"
+        endpoints.parent.mkdir(parents=True, exist_ok=True)
+        endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{self.actions_port}/webhook"\n')
+        self._spawn("rasa", [str(ROOT / ".venv-bot/bin/rasa"), "run", "--enable-api", "--model", str(MODEL),
+                             "--endpoints", str(endpoints), "--port", str(self.rasa_port), "--quiet"], rasa_env)
+        deadline = time.monotonic() + timeout
+        for url in (f"{self.backend_url}/readyz", f"http://127.0.0.1:{self.actions_port}/health",
+                    f"{self.rasa_url}/status"):
+            while True:
+                try:
+                    if httpx.get(url, timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline or any(p.poll() is not None for p in self.processes):
+                    self.stop()
+                    raise RuntimeError(f"{url} did not come up; see {self.log_dir}")
+                time.sleep(0.5)
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+        self.processes.clear()
+
+
+def main() -> None:
+    stack = Stack()
+    stack.start()
+    print(f"Case backend:  {stack.backend_url}/api/v1   (docs: {stack.backend_url}/docs)")
+    print(f"Rasa server:   {stack.rasa_url}/webhooks/rest/webhook")
+    print(f"Action server: http://127.0.0.1:{stack.actions_port}/webhook")
+    print(f"Logs:          {stack.log_dir}")
+    print("Press Ctrl+C to stop.")
+    try:
+        signal.pause()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
