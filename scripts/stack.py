@@ -48,8 +48,7 @@ class Stack:
             raise SystemExit("no trained model: run scripts/train.sh first")
         base = {**os.environ, **self.env, "PYTHONPATH": str(ROOT)}
         token = base.setdefault("CASE_API_TOKEN", "dev-service-token")
-        self._spawn("backend", [str(ROOT / ".venv/bin/python"), "-m", "uvicorn", "backend.asgi:app", "--host",
-                                "127.0.0.1", "--port", str(self.backend_port), "--no-access-log"], base)
+        self._spawn_backend(base)
         actions_env = {**base, "CASE_BACKEND_URL": self.backend_url, "CASE_API_TOKEN": token}
         self._spawn("actions", [str(ROOT / ".venv/bin/python"), "-m", "rasa_sdk", "--actions", "actions",
                                 "--port", str(self.actions_port)], actions_env)
@@ -59,9 +58,18 @@ class Stack:
         endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{self.actions_port}/webhook"\n')
         self._spawn("rasa", [str(ROOT / ".venv-bot/bin/rasa"), "run", "--enable-api", "--model", str(MODEL),
                              "--endpoints", str(endpoints), "--port", str(self.rasa_port), "--quiet"], rasa_env)
+        self._wait_for([f"{self.backend_url}/readyz", f"http://127.0.0.1:{self.actions_port}/health",
+                        f"{self.rasa_url}/status"], timeout)
+
+    def _spawn_backend(self, env: dict[str, str]) -> None:
+        self._backend_env = env
+        self._spawn("backend", [str(ROOT / ".venv/bin/python"), "-m", "uvicorn", "backend.asgi:app", "--host",
+                                "127.0.0.1", "--port", str(self.backend_port), "--no-access-log"], env)
+        self.processes.insert(0, self.processes.pop())  # processes[0] is always the backend
+
+    def _wait_for(self, urls: list[str], timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        for url in (f"{self.backend_url}/readyz", f"http://127.0.0.1:{self.actions_port}/health",
-                    f"{self.rasa_url}/status"):
+        for url in urls:
             while True:
                 try:
                     if httpx.get(url, timeout=2).status_code == 200:
@@ -72,6 +80,16 @@ class Stack:
                     self.stop()
                     raise RuntimeError(f"{url} did not come up; see {self.log_dir}")
                 time.sleep(0.5)
+
+    def stop_backend(self) -> None:
+        """For tests of the assistant while the case backend is down."""
+        backend = self.processes.pop(0)
+        os.killpg(backend.pid, signal.SIGTERM)
+        backend.wait(timeout=15)
+
+    def start_backend(self, timeout: float = 60) -> None:
+        self._spawn_backend(self._backend_env)
+        self._wait_for([f"{self.backend_url}/readyz"], timeout)
 
     def stop(self) -> None:
         for process in self.processes:

@@ -95,3 +95,17 @@ def test_asking_for_a_person_creates_a_handoff_with_a_summary_and_silences_the_b
 def _queue(chat: Chat) -> list[dict]:
     service = Chat(chat.stack, chat.sender, buyer_id=None)
     return service.api("GET", "/handoffs?status=open&limit=100").json()["handoffs"]
+
+
+def test_with_the_backend_down_the_buyer_gets_a_polite_message_and_can_go_on_when_it_is_back(chat: Chat) -> None:
+    order = chat.order()
+    chat.stack.stop_backend()
+    try:
+        down = chat.text(f"订单{order}的鞋子开胶了，想换一双")
+        assert "售后系统暂时有点忙" in down
+    finally:
+        chat.stack.start_backend()
+    again = chat.text(f"订单{order}的鞋子开胶了，想换一双")
+    assert "确认提交吗" in again and "换货" in again
+    filed = chat.text("确认")
+    assert CASE_ID.search(filed)
