@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -138,9 +138,16 @@ class AttachMaterials(Action):
         case_id = tracker.get_slot("case_id")
         attachments = attachments_of(tracker)
         if not case_id:
-            return []
+            return [SlotSet("stage", None)]
+        entities = {e.get("entity"): e.get("value") for e in tracker.latest_message.get("entities", [])}
         try:
             case = await call(client().case, case_id, buyer)
+            if entities.get("order_id") not in (None, case["order_id"]) and not attachments:
+                # Another order: a new request. The proofs of this case can still come later.
+                return [SlotSet("stage", None), SlotSet("order_id", entities["order_id"]),
+                        FollowupAction("aftersales_form")]
+            if entities.get("remedy") not in (None, case["remedy"]) and not attachments:
+                return await _change_remedy(dispatcher, case_id, str(entities["remedy"]), buyer)
             materials = _assign(case, attachments, tracker.latest_message.get("text") or "")
             if not materials:
                 due = format_due((case.get("deadline") or {}).get("due_at"))
@@ -164,6 +171,22 @@ class AttachMaterials(Action):
         return await _report_next_step(dispatcher, updated, buyer)
 
 
+async def _change_remedy(dispatcher: CollectingDispatcher, case_id: str, remedy: str,
+                         buyer: str | None) -> list[EventType]:
+    """The buyer names another remedy before approval: the backend re-decides the case."""
+    try:
+        updated = await call(client().transition, case_id, "change_remedy", buyer, remedy=remedy)
+        vocab = await labels()
+    except BackendUnavailable:
+        say_backend_down(dispatcher)
+        return [SlotSet("stage", "collecting_materials")]
+    except BackendError as exc:
+        dispatcher.utter_message(text=exc.message)
+        return [SlotSet("stage", "collecting_materials")]
+    dispatcher.utter_message(text=texts.REMEDY_CHANGED.format(remedy=vocab["remedies"].get(remedy, remedy)))
+    return await _report_next_step(dispatcher, updated, buyer)
+
+
 def _assign(case: dict[str, Any], attachments: list[dict[str, Any]], text: str) -> list[dict[str, Any]]:
     """Tagged files keep their material; untagged photos fill the outstanding photo slots in checklist
     order (api.md); a typed sentence counts as the description when one is missing."""
@@ -178,7 +201,8 @@ def _assign(case: dict[str, Any], attachments: list[dict[str, Any]], text: str) 
                 or next((c for c in PHOTO_CODES_IN_ORDER if c in need), "defect_photo")
         need[code] = need.get(code, 1) - 1
         materials.append({"code": code, "upload_id": attachment["upload_id"]})
-    if "description" in need and len(text.strip()) >= 5 and not text.startswith("/"):
+    later = any(word in text for word in texts.LATER_WORDS)
+    if "description" in need and len(text.strip()) >= 5 and not text.startswith("/") and not later:
         materials.append({"code": "description", "text": text.strip()[:2000]})
     if "intact_confirmation" in need and text.strip() in ("确认", "确认完好", "商品完好", "完好"):
         materials.append({"code": "intact_confirmation", "seal_intact": True})
@@ -230,6 +254,9 @@ class CheckProgress(Action):
             penalty=texts.PROGRESS_PENALTY.format(days=penalty["days_late"], amount=penalty["amount"])
             if penalty and penalty["days_late"] else "",
         ), json_message={"type": "progress_card", "progress": progress})
+        if progress["status"] == "completed":
+            dispatcher.utter_message(text=texts.ASK_RATING, buttons=[
+                {"title": title, "payload": f'/rate_service{{"rating": "{value}"}}'} for title, value in texts.RATING_BUTTONS])
         return [SlotSet("case_id", case_id)]
 
 

@@ -28,6 +28,8 @@ MATERIALS_RECEIVED = "已收到：{labels}。"
 MATERIALS_STILL_MISSING = "还差：{labels}。"
 MATERIALS_COMPLETE = "凭证已齐全，谢谢！"
 NO_ATTACHMENT = "好的，我等您上传照片或视频；也可以随时说“等会儿再传”。"
+# Words of a buyer putting the proofs off: such a message is never taken as the problem description.
+LATER_WORDS = ("等会", "等一会", "一会儿", "稍后", "晚点", "回头", "明天", "待会", "之后再", "以后再")
 LATER = "没问题，您的申请已保存，请在{due}前回来补充凭证即可。"
 REVIEW = "您的申请需要客服人工审核，{due}前会给您答复。"
 NEXT_STEP = "下一步：{text}"
@@ -41,6 +43,7 @@ TRACKING_SAVED = "已记录退货快递单号 {tracking}，商家收到后会尽
 TRACKING_WHICH = "请问这个单号是哪个售后单的？目前没有等待寄回的售后单。"
 TRACKING_MISSING = "请发送退货快递单号，例如 SF1234567890123。"
 CANCELLED = "已为您撤销售后单 {case_id}。"
+REMEDY_CHANGED = "已为您把处理方式改为“{remedy}”。"
 CANCEL_WHICH = "请问要撤销哪个售后单？"
 HANDOFF = "已为您转接人工客服，请稍等，客服会看到我们之前的对话和您的售后信息。"
 HANDOFF_FAILED = "转接人工暂时没有成功，请稍后再试，或拨打平台客服电话。"

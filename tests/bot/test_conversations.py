@@ -109,3 +109,33 @@ def test_with_the_backend_down_the_buyer_gets_a_polite_message_and_can_go_on_whe
     assert "确认提交吗" in again and "换货" in again
     filed = chat.text("确认")
     assert CASE_ID.search(filed)
+
+
+def test_the_remedy_can_be_changed_before_approval(chat: Chat) -> None:
+    order = chat.order()
+    chat.say(f"订单{order}的鞋子开胶了，想换一双")
+    case_id = CASE_ID.search(chat.text("确认")).group(0)  # type: ignore[union-attr]
+    changed = chat.text("我还是想退货退款吧")
+    assert "退货退款" in changed and "问题描述" in changed  # the proofs are still listed
+    assert chat.api("GET", f"/cases/{case_id}").json()["remedy"] == "return_refund"
+
+
+def test_a_completed_case_asks_for_a_rating_and_thanks_for_it(chat: Chat) -> None:
+    order = chat.order(status="paid")
+    chat.say(f"订单{order}还没发货，我不想要了，直接退款")
+    case_id = CASE_ID.search(chat.text("确认")).group(0)  # type: ignore[union-attr]
+    service = Chat(chat.stack, chat.sender, buyer_id=None)
+    assert service.api("POST", f"/cases/{case_id}/transitions", json={"action": "refund"}).status_code == 200
+    replies = chat.say(f"{case_id}进度怎么样了")
+    assert "已完成" in replies[0]["text"]
+    assert replies[-1]["buttons"][0]["payload"] == '/rate_service{"rating": "5"}'
+    assert "5分" in chat.text('/rate_service{"rating": "5"}')
+
+
+def test_proofs_can_be_put_off_and_are_not_mistaken_for_the_description(chat: Chat) -> None:
+    order = chat.order()
+    chat.say(f"订单{order}的鞋子开胶了，想换一双")
+    case_id = CASE_ID.search(chat.text("确认")).group(0)  # type: ignore[union-attr]
+    later = chat.text("等会儿再传")
+    assert "回来补充" in later
+    assert chat.api("GET", f"/cases/{case_id}").json()["materials"] == []
