@@ -22,6 +22,7 @@ ORDER_RE = re.compile(r"^[0-9]{16}$")
 
 
 async def _order(tracker: Tracker) -> dict[str, Any] | None:
+    """The order in the order_id slot, None when unknown; BackendUnavailable propagates."""
     order_id = tracker.get_slot("order_id")
     if not order_id:
         return None
@@ -64,7 +65,11 @@ class AskItemId(Action):
         return "action_ask_item_id"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        order = await _order(tracker)
+        try:
+            order = await _order(tracker)
+        except BackendUnavailable:
+            say_backend_down(dispatcher)
+            return []
         buttons = [{"title": i["title"], "payload": f'/inform{{"item_id": "{i["item_id"]}"}}'}
                    for i in (order or {}).get("items", [])]
         dispatcher.utter_message(text=texts.ASK_ITEM, buttons=buttons)
@@ -122,6 +127,11 @@ class ValidateAftersalesForm(FormValidationAction):
     async def validate_order_id(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                 domain: DomainDict) -> dict[str, Any]:
         order_id = str(value or "").strip()
+        if not buyer_of(tracker):
+            # Case actions need a verified buyer: without one, every call would run with the
+            # service's own authority. The gateway verifies buyers (signed token, linked account).
+            dispatcher.utter_message(text=texts.VERIFY_FIRST)
+            return {"order_id": None, "requested_slot": None}
         if not ORDER_RE.match(order_id):
             dispatcher.utter_message(text=texts.ORDER_FORMAT)
             return {"order_id": None}
@@ -149,7 +159,11 @@ class ValidateAftersalesForm(FormValidationAction):
 
     async def validate_item_id(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                domain: DomainDict) -> dict[str, Any]:
-        order = await _order(tracker)
+        try:
+            order = await _order(tracker)
+        except BackendUnavailable:
+            say_backend_down(dispatcher)
+            return {"item_id": None}
         if order is None:
             return {"item_id": None}
         if str(value) not in {i["item_id"] for i in order["items"]}:

@@ -13,7 +13,7 @@ from rasa_sdk.types import DomainDict
 from actions import texts
 from actions.aftersales_form import eligibility_request
 from actions.backend_client import BackendError, BackendUnavailable, call, client
-from actions.common import attachments_of, buyer_of, format_due, idempotency_key, labels, say_backend_down
+from actions.common import attachments_of, buyer_of, format_due, idempotency_key, labels, require_buyer, say_backend_down
 
 FORM_SLOTS = ("order_id", "item_id", "reason", "remedy", "product")
 CASE_ID_RE = re.compile(r"AS[0-9]{10,14}")
@@ -51,7 +51,8 @@ class ConfirmCase(Action):
             dispatcher.utter_message(text=exc.message)
             return _reset_request()
         if decision["decision"] == "duplicate":
-            status = decision.get("existing_case_status") or ""
+            code = decision.get("existing_case_status") or ""
+            status = vocab.get("statuses", {}).get(code, code)
             dispatcher.utter_message(text=texts.DUPLICATE.format(case_id=decision["existing_case_id"], status=status))
             return [*_reset_request(), SlotSet("case_id", decision["existing_case_id"])]
         if decision["decision"] == "ineligible" or not remedy:
@@ -59,10 +60,11 @@ class ConfirmCase(Action):
             dispatcher.utter_message(text=texts.INELIGIBLE.format(basis=basis))
             allowed = decision.get("allowed_remedies") or []
             if allowed:
+                # Keep order, item and reason: the buttons offer remedies for exactly this request.
                 buttons = [{"title": vocab["remedies"][r], "payload": f'/inform{{"remedy": "{r}"}}'} for r in allowed]
                 dispatcher.utter_message(text=texts.ASK_REMEDY, buttons=buttons)
-            else:
-                dispatcher.utter_message(text=texts.INELIGIBLE_OFFER_HUMAN)
+                return [SlotSet("remedy", None), SlotSet("stage", None)]
+            dispatcher.utter_message(text=texts.INELIGIBLE_OFFER_HUMAN)
             return _reset_request()
         item = next(i for i in order["items"] if i["item_id"] == tracker.get_slot("item_id"))
         refund = decision.get("refund")
@@ -85,14 +87,17 @@ class FileCase(Action):
         return "action_file_case"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        buyer = buyer_of(tracker)
+        buyer = require_buyer(dispatcher, tracker)
+        if not buyer:
+            return _reset_request()
         request = eligibility_request(tracker, tracker.get_slot("remedy"))
         key = idempotency_key(tracker, *(str(request[k]) for k in ("order_id", "item_id", "reason", "remedy")))
         try:
             case = await call(client().file_case, request, buyer, key)
         except BackendUnavailable:
+            # Still confirming: a second yes files with the same Idempotency-Key, never twice.
             say_backend_down(dispatcher)
-            return [SlotSet("stage", None)]
+            return [SlotSet("stage", "confirming")]
         except BackendError as exc:
             dispatcher.utter_message(text=exc.message)
             existing = exc.body.get("case_id")
@@ -103,7 +108,8 @@ class FileCase(Action):
 
 
 async def _report_next_step(dispatcher: CollectingDispatcher, case: dict[str, Any], buyer: str | None) -> list[EventType]:
-    """After filing or new materials: list what is missing, or say what happens next."""
+    """After filing or new materials: list what is missing, or say what happens next. Never fails:
+    the case is already stored, so a failed look-up only shortens the message."""
     deadline = case.get("deadline") or {}
     if case["status"] == "awaiting_materials":
         dispatcher.utter_message(text=_missing_message(case["decision"], format_due(deadline.get("due_at"))))
@@ -111,9 +117,13 @@ async def _report_next_step(dispatcher: CollectingDispatcher, case: dict[str, An
     if case["status"] == "pending_review":
         dispatcher.utter_message(text=texts.REVIEW.format(due=format_due(deadline.get("due_at"))))
         return [SlotSet("stage", None)]
-    progress = await call(client().progress, case["case_id"], buyer)
+    stage = "awaiting_return" if case["status"] == "awaiting_return" else None
+    try:
+        progress = await call(client().progress, case["case_id"], buyer)
+    except (BackendError, BackendUnavailable):
+        return [SlotSet("stage", stage)]
     dispatcher.utter_message(text=texts.NEXT_STEP.format(text=progress["next_step"]["text"]))
-    return [SlotSet("stage", "awaiting_return" if case["status"] == "awaiting_return" else None)]
+    return [SlotSet("stage", stage)]
 
 
 class CancelRequest(Action):
@@ -134,10 +144,10 @@ class AttachMaterials(Action):
         return "action_attach_materials"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        buyer = buyer_of(tracker)
+        buyer = require_buyer(dispatcher, tracker)
         case_id = tracker.get_slot("case_id")
         attachments = attachments_of(tracker)
-        if not case_id:
+        if not case_id or not buyer:
             return [SlotSet("stage", None)]
         entities = {e.get("entity"): e.get("value") for e in tracker.latest_message.get("entities", [])}
         try:
@@ -160,8 +170,11 @@ class AttachMaterials(Action):
         except BackendError as exc:
             dispatcher.utter_message(text=exc.message)
             return [SlotSet("stage", "collecting_materials")]
-        vocab = await labels()
-        got = "、".join(dict.fromkeys(vocab["materials"].get(m["code"], m["code"]) for m in materials))
+        try:
+            names = (await labels())["materials"]
+        except (BackendError, BackendUnavailable):
+            names = {}
+        got = "、".join(dict.fromkeys(names.get(m["code"], m["code"]) for m in materials))
         dispatcher.utter_message(text=texts.MATERIALS_RECEIVED.format(labels=got))
         if updated["status"] == "awaiting_materials":
             still = "、".join(m["label"] for m in updated["decision"].get("missing_materials", []))
@@ -201,7 +214,7 @@ def _assign(case: dict[str, Any], attachments: list[dict[str, Any]], text: str) 
                 or next((c for c in PHOTO_CODES_IN_ORDER if c in need), "defect_photo")
         need[code] = need.get(code, 1) - 1
         materials.append({"code": code, "upload_id": attachment["upload_id"]})
-    later = any(word in text for word in texts.LATER_WORDS)
+    later = not attachments and any(word in text for word in texts.LATER_WORDS)
     if "description" in need and len(text.strip()) >= 5 and not text.startswith("/") and not later:
         materials.append({"code": "description", "text": text.strip()[:2000]})
     if "intact_confirmation" in need and text.strip() in ("确认", "确认完好", "商品完好", "完好"):
@@ -214,26 +227,25 @@ class CheckProgress(Action):
         return "action_check_progress"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        buyer = buyer_of(tracker)
+        buyer = require_buyer(dispatcher, tracker)
+        if not buyer:
+            return []
         text = tracker.latest_message.get("text") or ""
         mentioned = next(iter(CASE_ID_RE.findall(text)), None) or (
             next((e["value"] for e in tracker.latest_message.get("entities", []) if e.get("entity") == "case_id"), None))
         try:
             case_id = mentioned
             if not case_id:
-                if not buyer:
-                    case_id = tracker.get_slot("case_id")
-                else:
-                    open_cases = await call(client().open_cases, buyer)
-                    if not open_cases:
-                        dispatcher.utter_message(text=texts.NO_OPEN_CASE)
-                        return []
-                    if len(open_cases) > 1:
-                        buttons = [{"title": f"{c['case_id']} {c['item_title']}（{c['status_label']}）",
-                                    "payload": f'/check_progress{{"case_id": "{c["case_id"]}"}}'} for c in open_cases]
-                        dispatcher.utter_message(text=texts.ASK_WHICH_CASE, buttons=buttons)
-                        return []
-                    case_id = open_cases[0]["case_id"]
+                open_cases = await call(client().open_cases, buyer)
+                if not open_cases:
+                    dispatcher.utter_message(text=texts.NO_OPEN_CASE)
+                    return []
+                if len(open_cases) > 1:
+                    buttons = [{"title": f"{c['case_id']} {c['item_title']}（{c['status_label']}）",
+                                "payload": f'/check_progress{{"case_id": "{c["case_id"]}"}}'} for c in open_cases]
+                    dispatcher.utter_message(text=texts.ASK_WHICH_CASE, buttons=buttons)
+                    return []
+                case_id = open_cases[0]["case_id"]
             if not case_id:
                 dispatcher.utter_message(text=texts.NO_OPEN_CASE)
                 return []
@@ -265,16 +277,24 @@ class SubmitTracking(Action):
         return "action_submit_tracking"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        buyer = buyer_of(tracker)
+        buyer = require_buyer(dispatcher, tracker)
+        if not buyer:
+            return []
         number = tracker.get_slot("tracking_number")
         if not number:
             dispatcher.utter_message(text=texts.TRACKING_MISSING)
             return []
         try:
             case_id = tracker.get_slot("case_id")
-            if buyer and not case_id:
+            if not case_id:
                 waiting = [c for c in await call(client().open_cases, buyer) if c["status"] == "awaiting_return"]
-                case_id = waiting[0]["case_id"] if len(waiting) == 1 else None
+                if len(waiting) > 1:
+                    buttons = [{"title": f"{c['case_id']} {c['item_title']}",
+                                "payload": f'/submit_tracking{{"case_id": "{c["case_id"]}", "tracking_number": "{number}"}}'}
+                               for c in waiting]
+                    dispatcher.utter_message(text=texts.TRACKING_WHICH_OF.format(tracking=number), buttons=buttons)
+                    return []
+                case_id = waiting[0]["case_id"] if waiting else None
             if not case_id:
                 dispatcher.utter_message(text=texts.TRACKING_WHICH)
                 return []
@@ -294,11 +314,13 @@ class CancelCase(Action):
         return "action_cancel_case"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        buyer = buyer_of(tracker)
+        buyer = require_buyer(dispatcher, tracker)
+        if not buyer:
+            return []
         case_id = next((e["value"] for e in tracker.latest_message.get("entities", []) if e.get("entity") == "case_id"),
                        None) or tracker.get_slot("case_id")
         try:
-            if not case_id and buyer:
+            if not case_id:
                 open_cases = await call(client().open_cases, buyer)
                 if len(open_cases) == 1:
                     case_id = open_cases[0]["case_id"]

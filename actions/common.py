@@ -23,6 +23,18 @@ def buyer_of(tracker: Tracker) -> str | None:
     return str(value) if value else None
 
 
+def require_buyer(dispatcher: CollectingDispatcher, tracker: Tracker) -> str | None:
+    """The verified buyer, or None after telling the visitor to sign in first.
+
+    Without a buyer the backend would see the service itself (merchant authority): an anonymous
+    visitor who types someone's case number must never read or change that case.
+    """
+    buyer = buyer_of(tracker)
+    if not buyer:
+        dispatcher.utter_message(text=texts.VERIFY_FIRST)
+    return buyer
+
+
 def attachments_of(tracker: Tracker) -> list[dict[str, Any]]:
     metadata = tracker.latest_message.get("metadata") or {}
     items = metadata.get("attachments") or []
@@ -52,4 +64,4 @@ def say_backend_down(dispatcher: CollectingDispatcher) -> None:
 
 
 __all__ = ["BackendUnavailable", "attachments_of", "buyer_of", "format_due", "idempotency_key", "labels",
-           "say_backend_down"]
+           "require_buyer", "say_backend_down"]

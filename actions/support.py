@@ -38,7 +38,8 @@ def case_summary(tracker: Tracker, case: dict[str, Any] | None, vocab: dict[str,
                 shown = vocab.get("reasons" if slot == "reason" else "remedies", {}).get(value, value) \
                     if slot in ("reason", "remedy") else value
                 lines.append(f"{label}：{shown}")
-    said = [e.get("text") for e in tracker.events if e.get("event") == "user" and e.get("text")][-5:]
+    said = [e.get("text") for e in tracker.events
+            if e.get("event") == "user" and e.get("text") and not str(e.get("text")).startswith("/")][-5:]
     lines.append("买家最近说：" + " / ".join(t[:100] for t in said if t))
     return "\n".join(lines)[:3900]
 
@@ -57,9 +58,11 @@ class Handoff(Action):
         try:
             vocab = await call(client().vocabulary)
             case = None
-            if case_id:
-                case = await call(client().case, case_id, buyer)
-                case["status_label"] = case.get("status_label", case["status"])
+            if case_id and buyer:  # only a verified buyer's own case goes with the handoff
+                try:
+                    case = await call(client().case, case_id, buyer)
+                except BackendError:
+                    case = None  # a mistyped or foreign case number must not block reaching a person
             body = {"conversation_id": tracker.sender_id[:128], "channel": str(metadata.get("channel") or "web"),
                     "buyer_id": buyer, "case_id": case_id if case else None,
                     "reason": REASON_BY_INTENT.get(intent or "", "requested"),

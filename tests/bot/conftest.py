@@ -93,9 +93,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     for command in ("migrate", "seed-demo"):
         subprocess.run([python, "-m", "backend.cli", command], cwd=ROOT, env={**env, "PATH": "/usr/bin:/bin"},
                        check=True, capture_output=True)
-    running = Stack(backend_port=free_port(), actions_port=free_port(), rasa_port=free_port(), env=env,
-                    log_dir=tmp / "logs")
-    running.start()
+    for attempt in range(3):  # a free port can be taken by another process before our server binds it
+        running = Stack(backend_port=free_port(), actions_port=free_port(), rasa_port=free_port(), env=env,
+                        log_dir=tmp / f"logs-{attempt}")
+        try:
+            running.start()
+            break
+        except RuntimeError:
+            if attempt == 2:
+                raise
     yield running
     running.stop()
 

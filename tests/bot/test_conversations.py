@@ -139,3 +139,13 @@ def test_proofs_can_be_put_off_and_are_not_mistaken_for_the_description(chat: Ch
     later = chat.text("等会儿再传")
     assert "回来补充" in later
     assert chat.api("GET", f"/cases/{case_id}").json()["materials"] == []
+
+
+def test_an_anonymous_visitor_gets_policy_answers_but_no_case_actions(anonymous_chat: Chat, chat: Chat) -> None:
+    order = chat.order()
+    chat.say(f"订单{order}的鞋子开胶了，想换一双")
+    case_id = CASE_ID.search(chat.text("确认")).group(0)  # type: ignore[union-attr]
+    assert "签收后7天内" in anonymous_chat.text("七天无理由退货是怎么算的？")
+    assert "请先登录" in anonymous_chat.text(f"订单{order}的鞋子开胶了，想换一双")
+    assert "请先登录" in anonymous_chat.text(f"撤销售后单{case_id}")
+    assert chat.api("GET", f"/cases/{case_id}").json()["status"] == "awaiting_materials"

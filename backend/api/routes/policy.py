@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from backend.api.deps import ActorDep, PolicyDep
+from backend.cases.lifecycle import STATUS_LABELS
 from backend.policy.answers import policy_answers
 
 router = APIRouter(prefix="/policy", tags=["policy"])
@@ -16,6 +17,7 @@ class Vocabulary(BaseModel):
     reasons: dict[str, str]
     remedies: dict[str, str]
     materials: dict[str, str]
+    statuses: dict[str, str]
 
 
 @router.get("/vocabulary", response_model=Vocabulary, summary="Chinese labels of every code")
@@ -25,6 +27,7 @@ def read_vocabulary(policy: PolicyDep, _: ActorDep) -> Vocabulary:
         reasons={k.value: v.label for k, v in policy.reasons.items()},
         remedies={k.value: v.label for k, v in policy.remedies.items()},
         materials={k.value: v.label for k, v in policy.materials.items()},
+        statuses={k.value: v for k, v in STATUS_LABELS.items()},
     )
 
 
