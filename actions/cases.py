@@ -152,9 +152,16 @@ class AttachMaterials(Action):
         entities = {e.get("entity"): e.get("value") for e in tracker.latest_message.get("entities", [])}
         try:
             case = await call(client().case, case_id, buyer)
-            if entities.get("order_id") not in (None, case["order_id"]) and not attachments:
-                # Another order: a new request. The proofs of this case can still come later.
-                return [SlotSet("stage", None), SlotSet("order_id", entities["order_id"]),
+            intent = (tracker.latest_message.get("intent") or {}).get("name")
+            product = entities.get("product")
+            other_order = entities.get("order_id") not in (None, case["order_id"])
+            other_product = bool(product) and str(product) not in case["item_title"]
+            if not attachments and (other_order or other_product or
+                                    (intent == "request_aftersales" and not entities.get("remedy"))):
+                # Another order, another product, or a fresh request: a new form. The proofs of
+                # this case can still come later.
+                return [SlotSet("stage", None), *[SlotSet(k, entities[k]) for k in ("order_id", "product", "reason",
+                                                                                    "remedy") if entities.get(k)],
                         FollowupAction("aftersales_form")]
             if entities.get("remedy") not in (None, case["remedy"]) and not attachments:
                 return await _change_remedy(dispatcher, case_id, str(entities["remedy"]), buyer)

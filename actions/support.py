@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActiveLoop, ConversationPaused, EventType, SlotSet
+from rasa_sdk.events import ActiveLoop, ConversationPaused, EventType, SlotSet, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -73,21 +73,29 @@ class Handoff(Action):
             return []
         dispatcher.utter_message(text=texts.HANDOFF)
         stop_form = [ActiveLoop(None), SlotSet("requested_slot", None)] if tracker.active_loop_name else []
-        return [*stop_form, SlotSet("fallbacks", 0.0), ConversationPaused()]
+        return [*stop_form, ConversationPaused()]
 
 
 class CountFallback(Action):
-    """First misunderstanding: ask to rephrase; the second in a row: hand over to a person."""
+    """A message the NLU did not understand: ask to rephrase; the second in a row: hand over.
+
+    Also Rasa's core fallback (no policy is confident what to do next): then the turn is undone
+    (UserUtteranceReverted) so the conversation goes on as if the message had not been sent.
+    """
 
     def name(self) -> str:
         return "action_count_fallback"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        count = int(tracker.get_slot("fallbacks") or 0) + 1
-        if count >= HANDOFF_AFTER_FALLBACKS:
+        intents = [(e.get("parse_data") or {}).get("intent", {}).get("name")
+                   for e in tracker.events if e.get("event") == "user"]
+        if not intents or intents[-1] != "nlu_fallback":
+            dispatcher.utter_message(text=texts.REPHRASE)
+            return [UserUtteranceReverted()]
+        if len(intents) >= HANDOFF_AFTER_FALLBACKS and intents[-HANDOFF_AFTER_FALLBACKS:] == ["nlu_fallback"] * HANDOFF_AFTER_FALLBACKS:
             return await Handoff().run(dispatcher, tracker, domain)
         dispatcher.utter_message(text=texts.REPHRASE)
-        return [SlotSet("fallbacks", float(count))]
+        return []
 
 
 class RecordRating(Action):
@@ -101,4 +109,4 @@ class RecordRating(Action):
                 {"title": title, "payload": f'/rate_service{{"rating": "{value}"}}'} for title, value in texts.RATING_BUTTONS])
             return []
         dispatcher.utter_message(text=texts.RATING_THANKS.format(rating=rating))
-        return [SlotSet("stage", None)]
+        return []

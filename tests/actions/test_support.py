@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from rasa_sdk.events import ActiveLoop, ConversationPaused, SlotSet
+from rasa_sdk.events import UserUtteranceReverted, ActiveLoop, ConversationPaused, SlotSet
 
 from actions import texts
 from actions.support import CountFallback, Handoff, RecordRating
 
 SHOES_CASE = "AS261120460257"
 LONG_TEXT = "鞋底和鞋面之间整个裂开了，才穿了两天，这质量也太差了吧，" + "我要一个说法！" * 12
-PAUSED = [SlotSet("fallbacks", 0.0), ConversationPaused()]
+PAUSED = [ConversationPaused()]
 RATING_BUTTONS = [{"title": "5分 非常满意", "payload": '/rate_service{"rating": "5"}'},
                   {"title": "4分 满意", "payload": '/rate_service{"rating": "4"}'},
                   {"title": "3分 一般", "payload": '/rate_service{"rating": "3"}'},
@@ -135,26 +135,50 @@ def test_a_handoff_still_happens_when_the_remembered_case_cannot_be_read(run: An
 # ================================================================ CountFallback
 
 
+EARLIER_MISUNDERSTANDING = [{"event": "user", "text": "嗯嗯那个啥",
+                             "parse_data": {"intent": {"name": "nlu_fallback"}, "entities": []}}]
+EARLIER_UNDERSTOOD = [{"event": "user", "text": "嗯嗯那个啥", "parse_data": {"intent": {"name": "nlu_fallback"}}},
+                      {"event": "user", "text": "你好", "parse_data": {"intent": {"name": "greet"}}}]
+
+
 def test_the_first_misunderstanding_asks_to_rephrase(run: Any, said: Any, make_tracker: Any, backend: Any) -> None:
     events = run(CountFallback(), make_tracker(text="嗯嗯那个啥", intent="nlu_fallback"))
 
-    assert events == [SlotSet("fallbacks", 1.0)]
+    assert events == []
     assert said() == [(texts.REPHRASE, [])]
     assert backend.calls == []
 
 
-def test_the_second_misunderstanding_hands_over_to_a_person(run: Any, said: Any, make_tracker: Any,
-                                                             backend: Any) -> None:
-    events = run(CountFallback(), make_tracker(text="啥啥啥", intent="nlu_fallback", slots={"fallbacks": 1.0}))
+def test_the_second_misunderstanding_in_a_row_hands_over_to_a_person(run: Any, said: Any, make_tracker: Any,
+                                                                    backend: Any) -> None:
+    events = run(CountFallback(), make_tracker(text="啥啥啥", intent="nlu_fallback", events=EARLIER_MISUNDERSTANDING))
 
     assert events == PAUSED
     assert said() == [(texts.HANDOFF, [])]
     assert _handoff_body(backend)["reason"] == "fallback"
 
 
+def test_misunderstandings_with_an_understood_message_between_them_do_not_hand_over(
+        run: Any, said: Any, make_tracker: Any, backend: Any) -> None:
+    events = run(CountFallback(), make_tracker(text="啥啥啥", intent="nlu_fallback", events=EARLIER_UNDERSTOOD))
+
+    assert events == []
+    assert said() == [(texts.REPHRASE, [])]
+    assert backend.calls_to("handoff") == []
+
+
+def test_as_core_fallback_the_turn_is_undone_so_the_conversation_goes_on(run: Any, said: Any,
+                                                                        make_tracker: Any) -> None:
+    # Understood, but no policy knows what to do next: ask to rephrase and forget the message.
+    events = run(CountFallback(), make_tracker(text="好的", intent="affirm"))
+
+    assert events == [UserUtteranceReverted()]
+    assert said() == [(texts.REPHRASE, [])]
+
+
 def test_the_second_misunderstanding_in_the_form_also_ends_the_form(run: Any, make_tracker: Any) -> None:
-    tracker = make_tracker(text="啥啥啥", intent="nlu_fallback", slots={"fallbacks": 1.0, "requested_slot": "reason"},
-                           active_loop="aftersales_form")
+    tracker = make_tracker(text="啥啥啥", intent="nlu_fallback", slots={"requested_slot": "reason"},
+                           active_loop="aftersales_form", events=EARLIER_MISUNDERSTANDING)
 
     assert run(CountFallback(), tracker) == [ActiveLoop(None), SlotSet("requested_slot", None), *PAUSED]
 
@@ -164,7 +188,7 @@ def test_the_second_misunderstanding_asks_to_try_later_when_the_handoff_fails(ru
                                                                               backend: Any) -> None:
     backend.down("handoff")
 
-    assert run(CountFallback(), make_tracker(intent="nlu_fallback", slots={"fallbacks": 1.0})) == []
+    assert run(CountFallback(), make_tracker(intent="nlu_fallback", events=EARLIER_MISUNDERSTANDING)) == []
     assert said() == [(texts.HANDOFF_FAILED, [])]
 
 
@@ -174,9 +198,10 @@ def test_the_second_misunderstanding_asks_to_try_later_when_the_handoff_fails(ru
 @pytest.mark.parametrize("rating", ["1", "3", "5"])
 def test_a_rating_from_1_to_5_is_thanked_for(rating: str, run: Any, said: Any, make_tracker: Any) -> None:
     events = run(RecordRating(), make_tracker(text=f"{rating}分", intent="rate_service",
-                                              slots={"rating": rating, "stage": "rating"}))
+                                              slots={"rating": rating, "stage": "collecting_materials"}))
 
-    assert events == [SlotSet("stage", None)]
+    # The stage is left alone: a rating given while proofs are outstanding must not lose them.
+    assert events == []
     assert said() == [(f"谢谢您的{rating}分评价，我们会继续改进！", [])]
 
 
