@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -13,10 +12,19 @@ from rasa_sdk.types import DomainDict
 from actions import texts
 from actions.aftersales_form import eligibility_request
 from actions.backend_client import BackendError, BackendUnavailable, call, client
-from actions.common import attachments_of, buyer_of, format_due, idempotency_key, labels, require_buyer, say_backend_down
+from actions.common import (
+    ask_rating,
+    attachments_of,
+    buyer_of,
+    case_id_in,
+    format_due,
+    idempotency_key,
+    labels,
+    require_buyer,
+    say_backend_down,
+)
 
 FORM_SLOTS = ("order_id", "item_id", "reason", "remedy", "product")
-CASE_ID_RE = re.compile(r"AS[0-9]{10,14}")
 PHOTO_CODES_IN_ORDER = ("defect_photo", "item_photo", "label_photo", "package_photo", "waybill_photo",
                         "contents_photo")
 
@@ -237,11 +245,8 @@ class CheckProgress(Action):
         buyer = require_buyer(dispatcher, tracker)
         if not buyer:
             return []
-        text = tracker.latest_message.get("text") or ""
-        mentioned = next(iter(CASE_ID_RE.findall(text)), None) or (
-            next((e["value"] for e in tracker.latest_message.get("entities", []) if e.get("entity") == "case_id"), None))
         try:
-            case_id = mentioned
+            case_id = case_id_in(tracker)
             if not case_id:
                 open_cases = await call(client().open_cases, buyer)
                 if not open_cases:
@@ -274,8 +279,7 @@ class CheckProgress(Action):
             if penalty and penalty["days_late"] else "",
         ), json_message={"type": "progress_card", "progress": progress})
         if progress["status"] == "completed":
-            dispatcher.utter_message(text=texts.ASK_RATING, buttons=[
-                {"title": title, "payload": f'/rate_service{{"rating": "{value}"}}'} for title, value in texts.RATING_BUTTONS])
+            ask_rating(dispatcher)
         return [SlotSet("case_id", case_id)]
 
 
@@ -324,8 +328,7 @@ class CancelCase(Action):
         buyer = require_buyer(dispatcher, tracker)
         if not buyer:
             return []
-        case_id = next((e["value"] for e in tracker.latest_message.get("entities", []) if e.get("entity") == "case_id"),
-                       None) or tracker.get_slot("case_id")
+        case_id = case_id_in(tracker) or tracker.get_slot("case_id")
         try:
             if not case_id:
                 open_cases = await call(client().open_cases, buyer)

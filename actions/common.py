@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +12,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import texts
 from actions.backend_client import BackendUnavailable, call, client
+
+CASE_ID_RE = re.compile(r"AS[0-9]{10,14}")
 
 
 def buyer_of(tracker: Tracker) -> str | None:
@@ -63,5 +66,19 @@ def say_backend_down(dispatcher: CollectingDispatcher) -> None:
     dispatcher.utter_message(text=texts.BACKEND_DOWN)
 
 
-__all__ = ["BackendUnavailable", "attachments_of", "buyer_of", "format_due", "idempotency_key", "labels",
-           "require_buyer", "say_backend_down"]
+def case_id_in(tracker: Tracker) -> str | None:
+    """A case id the buyer wrote in this message (entity, or the AS… pattern in the text)."""
+    for entity in tracker.latest_message.get("entities", []):
+        if entity.get("entity") == "case_id":
+            return str(entity["value"])
+    found = CASE_ID_RE.search(tracker.latest_message.get("text") or "")
+    return found.group(0) if found else None
+
+
+def ask_rating(dispatcher: CollectingDispatcher) -> None:
+    dispatcher.utter_message(text=texts.ASK_RATING, buttons=[
+        {"title": title, "payload": f'/rate_service{{"rating": "{value}"}}'} for title, value in texts.RATING_BUTTONS])
+
+
+__all__ = ["BackendUnavailable", "ask_rating", "attachments_of", "buyer_of", "case_id_in", "format_due",
+           "idempotency_key", "labels", "require_buyer", "say_backend_down"]

@@ -11,7 +11,7 @@ from rasa_sdk.types import DomainDict
 
 from actions import texts
 from actions.backend_client import BackendError, BackendUnavailable, call, client
-from actions.common import buyer_of
+from actions.common import ask_rating, buyer_of
 
 HANDOFF_AFTER_FALLBACKS = 2
 REASON_BY_INTENT = {"request_human": "requested", "complain": "complaint", "nlu_fallback": "fallback"}
@@ -105,8 +105,7 @@ class RecordRating(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         rating = tracker.get_slot("rating")
         if rating not in {"1", "2", "3", "4", "5"}:
-            dispatcher.utter_message(text=texts.ASK_RATING, buttons=[
-                {"title": title, "payload": f'/rate_service{{"rating": "{value}"}}'} for title, value in texts.RATING_BUTTONS])
+            ask_rating(dispatcher)
             return []
         dispatcher.utter_message(text=texts.RATING_THANKS.format(rating=rating))
         return []
