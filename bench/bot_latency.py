@@ -71,9 +71,9 @@ async def run_conversations(url: str, scripts: list[tuple[str, dict, list[str]]]
 def ensure_stock_bot() -> Path:
     models = STOCK_DIR / "models"
     if not any(models.glob("*.tar.gz")):
-        STOCK_DIR.parent.mkdir(parents=True, exist_ok=True)
+        STOCK_DIR.mkdir(parents=True, exist_ok=True)  # rasa init wants the folder to exist
         subprocess.run([str(ROOT / ".venv-bot/bin/rasa"), "init", "--no-prompt", "--init-dir", str(STOCK_DIR)],
-                       check=True, cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+                       check=True, cwd=STOCK_DIR, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return max(models.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
 
@@ -84,7 +84,7 @@ def start_stock(model: Path, port: int) -> subprocess.Popen[bytes]:
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     for _ in range(240):
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/status", timeout=2).status_code == 200:
+            if httpx.get(f"http://127.0.0.1:{port}/", timeout=2).status_code == 200:  # /status needs --enable-api
                 return process
         except httpx.HTTPError:
             pass
