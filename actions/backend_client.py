@@ -140,9 +140,6 @@ class BackendClient:
     def vocabulary(self) -> Json:
         return self._cached("vocabulary", 300, lambda: self._request("GET", "/policy/vocabulary"))
 
-    def answers(self) -> dict[str, str]:
-        return self._cached("answers", 300, lambda: self._request("GET", "/policy/answers"))
-
 
 _client: BackendClient | None = None
 

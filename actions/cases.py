@@ -176,7 +176,7 @@ class AttachMaterials(Action):
             materials = _assign(case, attachments, tracker.latest_message.get("text") or "")
             if not materials:
                 due = format_due((case.get("deadline") or {}).get("due_at"))
-                dispatcher.utter_message(text=texts.LATER.format(due=due) if not attachments else texts.NO_ATTACHMENT)
+                dispatcher.utter_message(text=texts.LATER.format(due=due))
                 return [SlotSet("stage", "collecting_materials")]
             updated = await call(client().add_materials, case_id, materials, buyer)
         except BackendUnavailable:

@@ -27,7 +27,6 @@ MATERIAL_LINE = "· {label}{count}：{hint}"
 MATERIALS_RECEIVED = "已收到：{labels}。"
 MATERIALS_STILL_MISSING = "还差：{labels}。"
 MATERIALS_COMPLETE = "凭证已齐全，谢谢！"
-NO_ATTACHMENT = "好的，我等您上传照片或视频；也可以随时说“等会儿再传”。"
 # Words of a buyer putting the proofs off: such a message is never taken as the problem description.
 LATER_WORDS = ("等会", "等一会", "一会儿", "稍后", "晚点", "回头", "明天", "待会", "之后再", "以后再")
 LATER = "没问题，您的申请已保存，请在{due}前回来补充凭证即可。"

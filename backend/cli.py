@@ -75,7 +75,8 @@ def cmd_sweep(_: argparse.Namespace) -> None:
     from backend.policy.config import load_policy
 
     report = sweep(_factory(), load_policy(get_settings().policy_file), utc_now())
-    print(f"closed={len(report.closed)} reminded={len(report.reminded)} flagged={len(report.flagged)}")
+    print(f"closed={len(report.closed)} reminded={len(report.reminded)} flagged={len(report.flagged)} "
+          f"handed_over={len(report.handed_over)} skipped={report.skipped}")
 
 
 def cmd_serve(args: argparse.Namespace) -> None:

@@ -13,7 +13,6 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.agents import hash_token
@@ -110,6 +109,3 @@ def require_service(actor: ActorDep) -> Actor:
 
 ServiceDep = Annotated[Actor, Depends(require_service)]
 
-
-def agent_by_username(session: Session, username: str) -> Agent | None:
-    return session.scalars(select(Agent).where(Agent.username == username)).one_or_none()

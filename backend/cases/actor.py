@@ -13,7 +13,3 @@ class Actor:
     actor_id: str | None = None
     # Set when the caller acts for one buyer: every read and write is limited to that buyer.
     buyer_scope: str | None = None
-
-    @property
-    def is_buyer(self) -> bool:
-        return self.role == Party.BUYER

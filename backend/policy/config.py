@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -225,7 +224,3 @@ def load_policy(path: Path) -> Policy:
         ]
         raise PolicyFileError(f"policy file {path} is invalid:\n" + "\n".join(lines)) from exc
 
-
-@lru_cache(maxsize=8)
-def cached_policy(path: Path) -> Policy:
-    return load_policy(path)

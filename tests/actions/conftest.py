@@ -147,10 +147,6 @@ class FakeBackend:
         self._called("vocabulary")
         return copy.deepcopy(self.vocab)
 
-    def answers(self) -> dict[str, str]:
-        self._called("answers")
-        return {}
-
 
 @pytest.fixture(autouse=True)
 def backend(monkeypatch: pytest.MonkeyPatch) -> FakeBackend:

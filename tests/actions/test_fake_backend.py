@@ -31,7 +31,7 @@ def _schema_for(name: str) -> type[BaseModel]:
 
 
 def test_the_client_has_the_methods_the_fake_imitates() -> None:
-    assert CLIENT_METHODS == ["add_materials", "answers", "buyer_orders", "case", "eligibility", "file_case",
+    assert CLIENT_METHODS == ["add_materials", "buyer_orders", "case", "eligibility", "file_case",
                               "handoff", "open_cases", "order", "progress", "transition", "vocabulary"]
 
 
