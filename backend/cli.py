@@ -43,11 +43,12 @@ def cmd_seed_demo(_: argparse.Namespace) -> None:
         for order in orders:
             upsert_order(session, order.order_id, order, now)
         if settings.app_env != "production":
-            create_agent(session, "agent", DEV_AGENT_PASSWORD, display_name="演示客服", role="supervisor", now=now)
+            create_agent(session, "agent", DEV_AGENT_PASSWORD, display_name="演示主管", role="supervisor", now=now)
+            create_agent(session, "kefu", DEV_AGENT_PASSWORD, display_name="客服小李", role="agent", now=now)
         session.commit()
     print(f"loaded {len(orders)} demo orders (buyer b_1001)")
     if settings.app_env != "production":
-        print(f"demo agent: agent / {DEV_AGENT_PASSWORD}")
+        print(f"demo agents: agent (supervisor) and kefu, password {DEV_AGENT_PASSWORD}")
 
 
 def cmd_create_agent(args: argparse.Namespace) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -16,10 +17,16 @@ from sqlalchemy import text
 
 from backend.api import errors
 from backend.api.limits import BodyLimitMiddleware
-from backend.api.routes import auth, cases, eligibility, handoffs, orders, uploads
+from backend.api.routes import auth, cases, conversations, eligibility, handoffs, orders, supervisor, uploads
 from backend.api.routes import policy as policy_routes
+from backend.api.security import SameOriginMiddleware, mount_web
 from backend.cases.scheduler import SchedulerThread
 from backend.db.session import make_engine, make_session_factory
+from backend.gateway import push
+from backend.gateway import routes as gateway_routes
+from backend.gateway.hub import Hub
+from backend.gateway.rasa import RasaClient
+from backend.gateway.relay import RateLimiter, Relay
 from backend.policy.config import load_policy
 from backend.settings import Settings, get_settings
 
@@ -44,6 +51,13 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         app.state.engine = engine
         app.state.session_factory = make_session_factory(engine)
         settings.upload_dir.mkdir(parents=True, exist_ok=True)
+        token = settings.rasa_token.get_secret_value() if settings.rasa_token else None
+        rasa = RasaClient(settings.rasa_url, token, settings.rasa_timeout_seconds)
+        app.state.relay = Relay(settings, app.state.session_factory, app.state.hub, clock, rasa)
+        pusher = None
+        if settings.push_enabled:
+            pusher = asyncio.create_task(push.run(app.state.session_factory, app.state.hub, policy, clock,
+                                                  settings.return_address, settings.push_interval_seconds))
         scheduler = None
         if settings.scheduler_enabled:
             scheduler = SchedulerThread(app.state.session_factory, policy, clock, settings.scheduler_interval_seconds,
@@ -52,8 +66,11 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         try:
             yield
         finally:
+            if pusher is not None:
+                pusher.cancel()
             if scheduler is not None:
                 scheduler.stop()
+            await rasa.aclose()
             engine.dispose()
 
     app = FastAPI(
@@ -65,16 +82,22 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     app.state.settings = settings
     app.state.policy = policy
     app.state.clock = clock
+    app.state.hub = Hub()
+    app.state.upload_limiter = RateLimiter(settings.upload_burst, 600.0)
     errors.install(app)
+    # Cookie-authenticated writes only from our own pages (the agent console): no cross-site requests.
+    app.add_middleware(SameOriginMiddleware)
 
     # Oversized bodies are refused while they stream in (uploads get their own, larger limit).
     app.add_middleware(BodyLimitMiddleware, json_limit=settings.max_json_bytes,
                        upload_limit=settings.max_upload_bytes + 64 * 1024)
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (orders, eligibility, cases, uploads, handoffs, policy_routes, auth):
+    for module in (orders, eligibility, cases, uploads, handoffs, conversations, supervisor, policy_routes, auth):
         api.include_router(module.router)
     app.include_router(api)
+    app.include_router(gateway_routes.router)
+    mount_web(app, demo=settings.app_env != "production")
 
     @app.get("/healthz", tags=["ops"], summary="Liveness")
     def healthz() -> dict[str, str]:

@@ -19,6 +19,7 @@ DEFAULT_POLICY_FILE = Path(__file__).resolve().parent / "policy" / "policy.yaml"
 # Development defaults: documented in the README, refused in production mode.
 DEV_API_TOKEN = "dev-service-token"
 DEV_AGENT_PASSWORD = "agent-demo-2026"
+DEV_WIDGET_SECRET = "dev-widget-secret-not-for-production"
 
 
 class Settings(BaseSettings):
@@ -40,6 +41,21 @@ class Settings(BaseSettings):
     scheduler_enabled: bool = Field(True, alias="SCHEDULER_ENABLED")
     scheduler_interval_seconds: float = Field(60.0, alias="SCHEDULER_INTERVAL_SECONDS", gt=0)
 
+    # Chat gateway. The widget secret is shared with the shop's site, which signs the buyers' tokens.
+    widget_token_secret: SecretStr = Field(SecretStr(DEV_WIDGET_SECRET), alias="WIDGET_TOKEN_SECRET")
+    widget_token_max_hours: int = Field(24, alias="WIDGET_TOKEN_MAX_HOURS", ge=1, le=24 * 30)
+    rasa_url: str = Field("http://127.0.0.1:5005", alias="RASA_URL")
+    rasa_token: SecretStr | None = Field(None, alias="RASA_TOKEN")
+    rasa_timeout_seconds: float = Field(20.0, alias="RASA_TIMEOUT_SECONDS", gt=0)
+    max_message_chars: int = Field(1000, alias="MAX_MESSAGE_CHARS", ge=10)
+    # A buyer may send this many messages per 10 seconds, and upload this many files per 10 minutes.
+    message_burst: int = Field(12, alias="MESSAGE_BURST", ge=1)
+    upload_burst: int = Field(30, alias="UPLOAD_BURST", ge=1)
+    push_interval_seconds: float = Field(1.0, alias="PUSH_INTERVAL_SECONDS", gt=0)
+    push_enabled: bool = Field(True, alias="PUSH_ENABLED")
+    # First answer to a handoff without a case deadline is due this long after it was opened.
+    handoff_first_response_minutes: int = Field(10, alias="HANDOFF_FIRST_RESPONSE_MINUTES", ge=1)
+
     return_address: str = Field(
         "浙江省杭州市余杭区文一西路 969 号 售后仓 收件人：售后组 电话：0571-00000000",
         alias="DEFAULT_RETURN_ADDRESS",
@@ -53,6 +69,9 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "CASE_API_TOKEN must be set to a secret of at least 24 characters in production"
                 )
+            secret = self.widget_token_secret.get_secret_value()
+            if secret == DEV_WIDGET_SECRET or len(secret) < 32:
+                raise ValueError("WIDGET_TOKEN_SECRET must be set to a secret of at least 32 characters in production")
         return self
 
 

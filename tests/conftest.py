@@ -33,7 +33,8 @@ def app_client(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     url = _database_url(request.param, tmp)
     upgrade(url)
     settings = Settings(DATABASE_URL=url, UPLOAD_DIR=tmp / "uploads", CASE_API_TOKEN=TOKEN, SCHEDULER_ENABLED=False,
-                        APP_ENV="test", MAX_UPLOAD_BYTES=2 * 1024 * 1024)
+                        APP_ENV="test", MAX_UPLOAD_BYTES=2 * 1024 * 1024, PUSH_ENABLED=False,
+                        RASA_URL="http://127.0.0.1:9")
     clock = Clock()
     app = create_app(settings, clock=clock)
     with TestClient(app) as client:

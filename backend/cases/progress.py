@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy.orm import Session
+
 from backend.cases import lifecycle
 from backend.cases.deadlines import days_late
 from backend.cases.lifecycle import STATUS_LABELS, Action
-from backend.db.models import Case
+from backend.db.models import Case, Order
 from backend.policy.config import Policy
 from backend.policy.money import overdue_penalty
 from backend.schemas.cases import (
@@ -172,6 +174,12 @@ def penalty_now(policy: Policy, case: Case, now: datetime) -> Penalty | None:
     if total <= 0:
         return None
     return Penalty(days_late=late, amount=total, rate_per_day=f"{policy.money.overdue_penalty_rate_per_day}")
+
+
+def return_address_of(session: Session, case: Case, default: str) -> str:
+    """The shop's own return address when the order feed gave one, else the platform default."""
+    order = session.get(Order, case.order_id)
+    return order.return_address if order and order.return_address else default
 
 
 def progress(policy: Policy, case: Case, now: datetime, return_address: str) -> Progress:

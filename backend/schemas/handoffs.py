@@ -47,6 +47,7 @@ class HandoffOut(BaseModel):
     created_at: datetime
     claimed_at: datetime | None
     closed_at: datetime | None
+    sla_due_at: datetime | None = None
 
 
 class HandoffList(Page):

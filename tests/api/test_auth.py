@@ -290,9 +290,20 @@ def test_production_refuses_a_short_token_and_accepts_a_long_one(monkeypatch: py
         Settings(APP_ENV="production", CASE_API_TOKEN="x" * 23)
     token = "Zq8v2LkP0rT5wY7nB3mC6dF9gH1jK4sX"
     assert len(token) == 32
-    settings = Settings(APP_ENV="production", CASE_API_TOKEN=token)
+    secret = "widget-" + token
+    settings = Settings(APP_ENV="production", CASE_API_TOKEN=token, WIDGET_TOKEN_SECRET=secret)
     assert settings.case_api_token.get_secret_value() == token
     assert Settings(APP_ENV="development", CASE_API_TOKEN=DEV_API_TOKEN).app_env == "development"
+
+
+def test_production_refuses_the_development_widget_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WIDGET_TOKEN_SECRET", raising=False)
+    token = "Zq8v2LkP0rT5wY7nB3mC6dF9gH1jK4sX"
+    with pytest.raises(ValidationError, match="WIDGET_TOKEN_SECRET"):
+        Settings(APP_ENV="production", CASE_API_TOKEN=token)
+    with pytest.raises(ValidationError, match="WIDGET_TOKEN_SECRET"):
+        Settings(APP_ENV="production", CASE_API_TOKEN=token, WIDGET_TOKEN_SECRET="s" * 31)
+    assert Settings(APP_ENV="production", CASE_API_TOKEN=token, WIDGET_TOKEN_SECRET="s" * 32).app_env == "production"
 
 
 def _order_body() -> dict:

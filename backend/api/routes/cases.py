@@ -11,8 +11,8 @@ from sqlalchemy.orm import selectinload
 from backend.api.deps import ActorDep, NowDep, PolicyDep, SessionDep, SettingsDep
 from backend.cases import service
 from backend.cases.lifecycle import Action
-from backend.cases.progress import case_out, case_summary, progress
-from backend.db.models import Case, Order
+from backend.cases.progress import case_out, case_summary, progress, return_address_of
+from backend.db.models import Case
 from backend.errors import MSG_ORDER_NOT_FOUND, ServiceError
 from backend.schemas.cases import CaseList, CaseOut, MaterialsIn, Progress, TransitionIn
 from backend.schemas.common import CASE_ID_PATTERN, ORDER_ID_PATTERN, BuyerId
@@ -23,11 +23,6 @@ router = APIRouter(tags=["cases"])
 CaseIdPath = Annotated[str, Path(pattern=CASE_ID_PATTERN, description="AS followed by 10–14 digits")]
 MSG_REMEDY_NEEDED = "更改处理方式需要提供 remedy"
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128, pattern=r"^[\x21-\x7e]+$")]
-
-
-def _return_address(session: SessionDep, case: Case, default: str) -> str:
-    order = session.get(Order, case.order_id)
-    return (order.return_address if order and order.return_address else default)
 
 
 @router.post("/cases", response_model=CaseOut, status_code=201, summary="File a case",
@@ -95,7 +90,7 @@ def post_materials(case_id: CaseIdPath, body: MaterialsIn, session: SessionDep, 
 def read_progress(case_id: CaseIdPath, session: SessionDep, policy: PolicyDep, actor: ActorDep, now: NowDep,
                   settings: SettingsDep) -> Progress:
     case = service.get_case(session, case_id, actor)
-    return progress(policy, case, now, _return_address(session, case, settings.return_address))
+    return progress(policy, case, now, return_address_of(session, case, settings.return_address))
 
 
 @router.post("/cases/{case_id}/transitions", response_model=CaseOut,

@@ -20,7 +20,16 @@ CHUNK = 1024 * 1024
 MSG_TOO_LARGE = "文件过大，单个文件不能超过 {mb} MB"
 
 
-def _out(upload: Upload) -> UploadOut:
+def read_limited(file: UploadFile, limit: int) -> bytes:
+    data = bytearray()
+    while chunk := file.file.read(CHUNK):
+        data += chunk
+        if len(data) > limit:
+            raise ServiceError(413, MSG_TOO_LARGE.format(mb=limit // (1024 * 1024) or 1))
+    return bytes(data)
+
+
+def upload_out(upload: Upload) -> UploadOut:
     return UploadOut.model_validate(upload, from_attributes=True)
 
 
@@ -40,21 +49,16 @@ def post_upload(
     buyer_id: Annotated[BuyerId | None, Form()] = None,
 ) -> UploadOut:
     owner = actor.buyer_scope or buyer_id
-    limit = settings.max_upload_bytes
-    data = bytearray()
-    while chunk := file.file.read(CHUNK):
-        data += chunk
-        if len(data) > limit:
-            raise ServiceError(413, MSG_TOO_LARGE.format(mb=limit // (1024 * 1024) or 1))
-    upload = store(session, settings.upload_dir, bytes(data), client_name=file.filename, buyer_id=owner,
+    data = read_limited(file, settings.max_upload_bytes)
+    upload = store(session, settings.upload_dir, data, client_name=file.filename, buyer_id=owner,
                    max_pixels=settings.max_image_pixels, now=now)
     session.commit()
-    return _out(upload)
+    return upload_out(upload)
 
 
 @router.get("/uploads/{upload_id}", response_model=UploadOut)
 def read_upload(upload_id: UploadIdPath, session: SessionDep, actor: ActorDep) -> UploadOut:
-    return _out(_visible(session.get(Upload, upload_id), actor.buyer_scope))
+    return upload_out(_visible(session.get(Upload, upload_id), actor.buyer_scope))
 
 
 @router.get("/uploads/{upload_id}/content", response_class=FileResponse, summary="The file itself")
