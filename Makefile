@@ -23,7 +23,6 @@ seed: migrate
 	@$(PY) -m backend.cli seed-demo
 
 run: seed train
-	@echo "Demo buyer: b_1001 (send it as metadata.buyer_id); demo agent: agent / agent-demo-2026"
 	@$(PY) scripts/stack.py
 
 run-backend: seed

@@ -39,6 +39,13 @@ def _missing_message(decision: dict[str, Any], due: str) -> str:
     return texts.NEEDS_MATERIALS.format(items="\n".join(lines), due=due)
 
 
+def _materials_request(case: dict[str, Any]) -> dict[str, Any]:
+    """For channels that can show upload slots (the web widget): what to upload, as data."""
+    return {"type": "materials_request", "case_id": case["case_id"],
+            "materials": [{key: m.get(key) for key in ("code", "label", "min_count", "have_count", "kind")}
+                          for m in case["decision"].get("missing_materials", [])]}
+
+
 class ConfirmCase(Action):
     """Shows the summary of what will be filed and asks for an explicit yes."""
 
@@ -120,7 +127,8 @@ async def _report_next_step(dispatcher: CollectingDispatcher, case: dict[str, An
     the case is already stored, so a failed look-up only shortens the message."""
     deadline = case.get("deadline") or {}
     if case["status"] == "awaiting_materials":
-        dispatcher.utter_message(text=_missing_message(case["decision"], format_due(deadline.get("due_at"))))
+        dispatcher.utter_message(text=_missing_message(case["decision"], format_due(deadline.get("due_at"))),
+                                 json_message=_materials_request(case))
         return [SlotSet("stage", "collecting_materials")]
     if case["status"] == "pending_review":
         dispatcher.utter_message(text=texts.REVIEW.format(due=format_due(deadline.get("due_at"))))
@@ -193,7 +201,8 @@ class AttachMaterials(Action):
         dispatcher.utter_message(text=texts.MATERIALS_RECEIVED.format(labels=got))
         if updated["status"] == "awaiting_materials":
             still = "、".join(m["label"] for m in updated["decision"].get("missing_materials", []))
-            dispatcher.utter_message(text=texts.MATERIALS_STILL_MISSING.format(labels=still))
+            dispatcher.utter_message(text=texts.MATERIALS_STILL_MISSING.format(labels=still),
+                                     json_message=_materials_request(updated))
             return [SlotSet("stage", "collecting_materials")]
         dispatcher.utter_message(text=texts.MATERIALS_COMPLETE)
         return await _report_next_step(dispatcher, updated, buyer)

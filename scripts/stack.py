@@ -1,5 +1,5 @@
-"""Starts the whole assistant locally — case backend, action server, Rasa server — and waits until
-each answers. Used by `make run`, the end-to-end tests and the benchmarks.
+"""Starts the whole assistant locally — case backend (with the chat gateway and the web pages),
+action server, Rasa server — and waits until each answers. Used by `make run`, the end-to-end tests and the benchmarks.
 
     .venv/bin/python scripts/stack.py            # run until Ctrl+C, printing the URLs
 """
@@ -28,6 +28,7 @@ class Stack:
     env: dict[str, str] = field(default_factory=dict)
     log_dir: Path = ROOT / "var" / "logs"
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    rasa_token: str = ""
 
     @property
     def backend_url(self) -> str:
@@ -48,7 +49,9 @@ class Stack:
             raise SystemExit("no trained model: run scripts/train.sh first")
         base = {**os.environ, **self.env, "PYTHONPATH": str(ROOT)}
         token = base.setdefault("CASE_API_TOKEN", "dev-service-token")
-        self._spawn_backend(base)
+        # Rasa's HTTP API (used by the gateway to resume a paused conversation) needs this token.
+        self.rasa_token = base.setdefault("RASA_TOKEN", "dev-rasa-token")
+        self._spawn_backend({**base, "RASA_URL": self.rasa_url})
         actions_env = {**base, "CASE_BACKEND_URL": self.backend_url, "CASE_API_TOKEN": token}
         self._spawn("actions", [str(ROOT / ".venv/bin/python"), "-m", "rasa_sdk", "--actions", "actions",
                                 "--port", str(self.actions_port)], actions_env)
@@ -57,7 +60,8 @@ class Stack:
         endpoints.parent.mkdir(parents=True, exist_ok=True)
         endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{self.actions_port}/webhook"\n')
         self._spawn("rasa", [str(ROOT / ".venv-bot/bin/rasa"), "run", "--enable-api", "--model", str(MODEL),
-                             "--endpoints", str(endpoints), "--port", str(self.rasa_port), "--quiet"], rasa_env)
+                             "--endpoints", str(endpoints), "--port", str(self.rasa_port), "--auth-token",
+                             self.rasa_token, "--quiet"], rasa_env)
         self._wait_for([f"{self.backend_url}/readyz", f"http://127.0.0.1:{self.actions_port}/health",
                         f"{self.rasa_url}/status"], timeout)
 
@@ -106,6 +110,8 @@ class Stack:
 def main() -> None:
     stack = Stack()
     stack.start()
+    print(f"Demo shop with the chat widget: {stack.backend_url}/shop/?open=1   (buyer b_1001)")
+    print(f"Agent console: {stack.backend_url}/console/   (agent / kefu, password agent-demo-2026)")
     print(f"Case backend:  {stack.backend_url}/api/v1   (docs: {stack.backend_url}/docs)")
     print(f"Rasa server:   {stack.rasa_url}/webhooks/rest/webhook")
     print(f"Action server: http://127.0.0.1:{stack.actions_port}/webhook")

@@ -7,6 +7,7 @@ uses the same two apps.
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from backend.main import create_app
 from backend.settings import Settings
 from tests.support.api import NOW, TOKEN, Api, Clock
 from tests.support.databases import drop_postgres, fresh_postgres_url
+from tests.support.stack import MODEL, ROOT, Stack, free_port
+from tests.support.stack import TOKEN as STACK_TOKEN
 
 
 def _database_url(kind: str, tmp: Path) -> str:
@@ -52,3 +55,29 @@ def api(app_client: tuple[TestClient, Clock, Settings, str]) -> Iterator[Api]:
         for table in reversed(Base.metadata.sorted_tables):
             conn.execute(table.delete())
     yield Api(client, clock, settings)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The real assistant (backend with the gateway, action server, Rasa) on free ports, once per test
+    session, for the end-to-end and browser tests."""
+    if not MODEL.exists():
+        pytest.fail("no trained model: the test command trains it first (scripts/train.sh)")
+    tmp = tmp_path_factory.mktemp("stack")
+    env = {"DATABASE_URL": f"sqlite:///{tmp / 'cases.db'}", "UPLOAD_DIR": str(tmp / "uploads"),
+           "CASE_API_TOKEN": STACK_TOKEN, "SCHEDULER_ENABLED": "false", "APP_ENV": "test"}
+    python = str(ROOT / ".venv/bin/python")
+    for command in ("migrate", "seed-demo"):
+        subprocess.run([python, "-m", "backend.cli", command], cwd=ROOT, env={**env, "PATH": "/usr/bin:/bin"},
+                       check=True, capture_output=True)
+    for attempt in range(3):  # a free port can be taken by another process before our server binds it
+        running = Stack(backend_port=free_port(), actions_port=free_port(), rasa_port=free_port(), env=env,
+                        log_dir=tmp / f"logs-{attempt}")
+        try:
+            running.start()
+            break
+        except RuntimeError:
+            if attempt == 2:
+                raise
+    yield running
+    running.stop()

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from backend.db.models import Conversation, ConversationMessage, Handoff
 from backend.gateway import store
-from backend.gateway.hub import AGENTS, Hub, conversation_topic
+from backend.gateway.hub import AGENTS, Hub, conversation_topic, message_topics
 from backend.schemas.handoffs import HandoffStatus
 
 MSG_HANDED_BACK = "人工客服已结束本次服务，智能助手继续为您服务。还有其他问题可以直接发给我。"
@@ -50,8 +50,9 @@ def system_message(session: Session, conversation_id: str, text: str, now: datet
 
 def publish_message(hub: Hub, conversation_id: str, row: ConversationMessage | None) -> None:
     if row is not None:
-        hub.publish(conversation_topic(conversation_id), {"type": "message", "conversation_id": conversation_id,
-                                                          "message": store.message_json(row)})
+        event = {"type": "message", "conversation_id": conversation_id, "message": store.message_json(row)}
+        for topic in message_topics(conversation_id):
+            hub.publish(topic, event)
 
 
 def publish_mode(hub: Hub, conversation_id: str, mode: str) -> None:

@@ -85,3 +85,12 @@ AGENTS = "agents"
 
 def conversation_topic(conversation_id: str) -> str:
     return f"conv:{conversation_id}"
+
+
+def channel_topic(channel: str) -> str:
+    """Every message of every conversation of one channel (what a channel adapter delivers)."""
+    return f"channel:{channel}"
+
+
+def message_topics(conversation_id: str) -> tuple[str, str]:
+    return conversation_topic(conversation_id), channel_topic(conversation_id.split(":", 1)[0])

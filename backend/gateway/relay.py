@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backend.db.models import Conversation
 from backend.gateway import events, store
-from backend.gateway.hub import AGENTS, Hub, conversation_topic
+from backend.gateway.hub import AGENTS, Hub, conversation_topic, message_topics
 from backend.gateway.rasa import RasaClient, RasaUnavailable
 from backend.gateway.tokens import Visitor
 from backend.schemas.conversations import MessageFrame
@@ -114,7 +114,7 @@ class Relay:
         text = frame.text.strip()
         if len(text) > self.settings.max_message_chars:
             raise FrameError("too_long", MSG_TOO_LONG.format(limit=self.settings.max_message_chars))
-        if not text and not frame.attachments:
+        if not text.lstrip("/").strip() and not frame.attachments and not frame.payload:
             raise FrameError("empty", MSG_EMPTY)
         if frame.attachments and visitor.buyer_id is None:
             raise FrameError("login_required", MSG_LOGIN_TO_UPLOAD)
@@ -170,8 +170,9 @@ class Relay:
         return store.message_json(existing), created, with_agent, bool(conversation and conversation.bot_paused)
 
     def _publish(self, conversation_id: str, message: dict[str, Any]) -> None:
-        self.hub.publish(conversation_topic(conversation_id),
-                         {"type": "message", "conversation_id": conversation_id, "message": message})
+        event = {"type": "message", "conversation_id": conversation_id, "message": message}
+        for topic in message_topics(conversation_id):
+            self.hub.publish(topic, event)
 
     async def _to_bot(self, visitor: Visitor, frame: MessageFrame, text: str, message: dict[str, Any],
                       paused: bool) -> None:
@@ -183,8 +184,9 @@ class Relay:
                                                     for a in message["attachments"]]}
         if visitor.buyer_id is not None:
             metadata["buyer_id"] = visitor.buyer_id
-        # Typed text never becomes a Rasa command; only a button's payload (validated) does.
-        to_rasa = frame.payload or text.lstrip("/") or "[附件]"
+        # Typed text never becomes a Rasa command; only a button's payload (validated) does. Files sent
+        # without words are an answer (inform) whatever the NLU would make of an empty message.
+        to_rasa = frame.payload or text.lstrip("/").strip() or "/inform"
         try:
             if paused:
                 await self.rasa.resume(conversation_id)

@@ -10,7 +10,6 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import anyio.to_thread
-
 from fastapi import APIRouter, File, Header, Query, Request, UploadFile, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ValidationError
 from starlette.websockets import WebSocketState
@@ -20,7 +19,7 @@ from backend.api.routes.uploads import read_limited, upload_out
 from backend.errors import ServiceError
 from backend.gateway import tokens
 from backend.gateway.hub import AGENTS, Subscription, conversation_topic
-from backend.gateway.relay import Ack, FrameError, Relay
+from backend.gateway.relay import Ack, FrameError, RateLimiter, Relay
 from backend.schemas.common import BuyerId
 from backend.schemas.conversations import HelloFrame, MessageFrame, PingFrame, RequestHumanFrame, WatchFrame
 from backend.schemas.uploads import UploadOut
@@ -140,7 +139,7 @@ async def buyer_socket(ws: WebSocket) -> None:
         first = await asyncio.wait_for(_receive(ws), HELLO_TIMEOUT)
         hello = HelloFrame.model_validate(first)
         visitor = visitor_from(settings, hello.token, app.state.clock())
-    except (asyncio.TimeoutError, ValidationError, tokens.BadToken, WebSocketDisconnect):
+    except (TimeoutError, ValidationError, tokens.BadToken, WebSocketDisconnect):
         await _send(ws, {"type": "error", "code": "bad_token", "message": MSG_BAD_TOKEN})
         await ws.close(code=CLOSE_BAD_TOKEN)
         return

@@ -205,6 +205,7 @@ def missing_materials(policy: Policy, order: OrderFacts, item: ItemFacts, reason
                 min_count=spec.min_count,
                 have_count=have,
                 hint=policy.sealed_confirmation_hint if sealed else spec.hint,
+                kind=spec.kind,
             )
         )
     return missing

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
@@ -43,6 +43,8 @@ class MissingMaterial(BaseModel):
     min_count: int
     have_count: int
     hint: str
+    # How it is supplied (a file upload slot, typed text, a yes): decisions stored before this field have none.
+    kind: Literal["text", "image", "video", "confirmation", "tracking"] | None = None
 
 
 class RefundBreakdown(BaseModel):

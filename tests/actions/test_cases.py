@@ -179,6 +179,17 @@ def test_a_filed_case_lists_every_missing_material_in_one_message(run: Any, said
     ]
 
 
+def test_the_missing_materials_also_go_out_as_data_for_upload_slots(run: Any, dispatcher: Any,
+                                                                     make_tracker: Any) -> None:
+    run(FileCase(), make_tracker(text="确认", intent="affirm", slots=REQUEST))
+
+    request = dispatcher.messages[1]["custom"]
+    assert request["type"] == "materials_request"
+    assert request["case_id"] == SHOES_CASE
+    assert [(m["code"], m["label"], m["min_count"], m["have_count"]) for m in request["materials"]] == [
+        ("description", "问题描述", 1, 0), ("defect_photo", "问题部位照片", 1, 0)]
+
+
 def test_a_material_needed_more_than_once_says_how_many(run: Any, said: Any, make_tracker: Any,
                                                         backend: Any) -> None:
     backend.filed["decision"]["missing_materials"][1]["min_count"] = 3

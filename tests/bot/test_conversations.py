@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from tests.bot.conftest import SHOES, Chat
 from tests.support import media
+from tests.support.stack import SHOES, Chat
 
 CASE_ID = re.compile(r"AS[0-9]{10,14}")
 ITEMS = [{"item_id": str(n), "sku": f"SKU-{n}", "title": title, "quantity": 1, "unit_price": price}
