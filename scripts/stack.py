@@ -63,7 +63,7 @@ class Stack:
                              "--endpoints", str(endpoints), "--port", str(self.rasa_port), "--auth-token",
                              self.rasa_token, "--quiet"], rasa_env)
         self._wait_for([f"{self.backend_url}/readyz", f"http://127.0.0.1:{self.actions_port}/health",
-                        f"{self.rasa_url}/status"], timeout)
+                        f"{self.rasa_url}/status?token={self.rasa_token}"], timeout)
 
     def _spawn_backend(self, env: dict[str, str]) -> None:
         self._backend_env = env

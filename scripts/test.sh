@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup-services.sh
 ./scripts/setup-bot.sh
+./scripts/setup-browser.sh
 export PYTHONDONTWRITEBYTECODE=1
 # The bot's FAQ answers are generated from the policy file: they must be up to date.
 .venv/bin/python scripts/gen_policy_responses.py --check

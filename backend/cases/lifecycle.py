@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from backend.db.models import Case, CaseEvent
+from backend.db.models import Case, CaseEvent, StatusOutbox
 from backend.vocab import CLOSED_STATUSES, CaseStatus, Party, Remedy
 
 S = CaseStatus
@@ -211,6 +211,8 @@ def record(case: Case, *, action: Action | str, actor: Party, actor_id: str | No
         reason=reason,
         data=data or {},
     )
+    if from_status is not None and from_status != to_status:
+        event.outbox = StatusOutbox(created_at=at)  # the buyer hears of it (backend.gateway.push)
     case.events.append(event)
     case.status = to_status.value
     case.open_key = None if to_status in CLOSED_STATUSES else f"{case.order_id}:{case.item_id}"

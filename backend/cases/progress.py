@@ -91,6 +91,7 @@ def case_out(policy: Policy, case: Case, now: datetime) -> CaseOut:
         policy_version=case.policy_version,
         created_at=case.created_at,
         updated_at=case.updated_at,
+        agent_actions=[a.value for a in lifecycle.allowed_actions(case, Party.AGENT)],
     )
 
 

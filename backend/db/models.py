@@ -152,6 +152,7 @@ class CaseEvent(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     case: Mapped[Case] = relationship(back_populates="events")
+    outbox: Mapped[StatusOutbox | None] = relationship(back_populates="event", cascade="all, delete-orphan")
 
 
 class CaseMaterial(Base):
@@ -272,10 +273,16 @@ class ConversationMessage(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class GatewayCursor(Base):
-    """How far a background consumer (the status push) has read the case events."""
+class StatusOutbox(Base):
+    """A status change not yet pushed to the buyer, written in the same transaction as its event.
 
-    __tablename__ = "gateway_cursors"
+    An outbox rather than a cursor over event ids: ids are not commit order (a transaction that took
+    id N may commit after N+1), and a row that is deleted on delivery is delivered exactly once.
+    """
 
-    name: Mapped[str] = mapped_column(String(32), primary_key=True)
-    last_id: Mapped[int] = mapped_column(Integer, default=0)
+    __tablename__ = "status_outbox"
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("case_events.id", ondelete="CASCADE"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    event: Mapped[CaseEvent] = relationship(back_populates="outbox")

@@ -1,9 +1,9 @@
 """Case updates pushed to the buyer: a system message with the progress card in their conversation.
 
-Reads the append-only case events after a cursor, so it works the same whether the change came
-from an agent, a merchant tool or the deadline scheduler, and survives restarts. The cursor moves
-with a compare-and-set in the same transaction as the messages: with several workers polling, each
-event is delivered exactly once.
+Reads the status outbox that `lifecycle.record` fills in the same transaction as each status change,
+so it works the same whether the change came from an agent, a merchant tool or the deadline
+scheduler, and survives restarts. Delivering deletes the outbox rows in the same transaction as the
+messages: with several workers polling, each change is delivered exactly once.
 """
 
 from __future__ import annotations
@@ -15,37 +15,20 @@ from datetime import datetime
 from typing import Any
 
 import anyio.to_thread
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from backend.cases.lifecycle import STATUS_LABELS
 from backend.cases.progress import progress, return_address_of
-from backend.db.models import Case, CaseEvent, Conversation, GatewayCursor
+from backend.db.models import Case, CaseEvent, Conversation, StatusOutbox
 from backend.gateway import events, store
 from backend.gateway.hub import Hub
 from backend.policy.config import Policy
 from backend.vocab import CaseStatus, Party
 
 log = logging.getLogger("backend.gateway")
-CURSOR = "status_push"
 BATCH = 100
 MSG_UPDATE = "您的售后单 {case_id} 有新进度：{status}。\n{next_step}"
-
-
-def _cursor(session: Session) -> int:
-    """Created at the newest event: switching the push on does not replay a database's history."""
-    row = session.get(GatewayCursor, CURSOR)
-    if row is None:
-        newest = session.scalar(select(func.max(CaseEvent.id))) or 0
-        try:
-            with session.begin_nested():
-                session.add(GatewayCursor(name=CURSOR, last_id=newest))
-        except IntegrityError:
-            pass
-        row = session.get(GatewayCursor, CURSOR, populate_existing=True)
-    assert row is not None
-    return row.last_id
 
 
 def _conversation_for(session: Session, buyer_id: str, now: datetime) -> str:
@@ -57,27 +40,34 @@ def _conversation_for(session: Session, buyer_id: str, now: datetime) -> str:
     return store.ensure_conversation(session, f"web:{buyer_id}", "web", buyer_id, now).conversation_id
 
 
-def _worth_telling(event: CaseEvent) -> bool:
-    """Status changes the buyer did not make themselves (the bot already told them about those)."""
-    return event.from_status is not None and event.from_status != event.to_status and event.actor_role != Party.BUYER.value
+def _worth_telling(event: CaseEvent, case: Case) -> bool:
+    """Changes the buyer did not make themselves: the bot already told them about those, including
+    the system's own follow-up in the same moment (materials complete, an approval at filing)."""
+    if event.actor_role == Party.BUYER.value:
+        return False
+    if event.actor_role == Party.SYSTEM.value:
+        earlier = [e for e in case.events if e.seq < event.seq]
+        if earlier and earlier[-1].at == event.at and earlier[-1].actor_role == Party.BUYER.value:
+            return False
+    return case.status == event.to_status  # moved on already: the later change tells the newer state
 
 
 def deliver_pending(session: Session, policy: Policy, now: datetime,
                     return_address: str) -> tuple[list[tuple[str, Any]], int]:
     """One batch: the (conversation_id, message row) pairs for the caller to publish after commit,
-    and how many events were read (0: nothing left)."""
-    last = _cursor(session)
-    session.commit()
-    batch = session.scalars(select(CaseEvent).where(CaseEvent.id > last).order_by(CaseEvent.id).limit(BATCH)).all()
-    if not batch:
+    and how many changes were taken from the outbox (0: nothing left)."""
+    rows = session.scalars(select(StatusOutbox).order_by(StatusOutbox.event_id).limit(BATCH)
+                           .with_for_update(skip_locked=True)).all()
+    if not rows:
+        session.rollback()
         return [], 0
+    ids = [r.event_id for r in rows]
+    batch = session.scalars(select(CaseEvent).where(CaseEvent.id.in_(ids)).order_by(CaseEvent.id)).all()
     delivered: list[tuple[str, Any]] = []
     for event in batch:
-        if not _worth_telling(event):
-            continue
         case = session.scalars(select(Case).where(Case.case_id == event.case_id)
                                .options(selectinload(Case.events))).one()
-        if case.status != event.to_status:  # already moved on: the later event tells the newer state
+        if not _worth_telling(event, case):
             continue
         card = progress(policy, case, now, return_address_of(session, case, return_address))
         conversation_id = _conversation_for(session, case.buyer_id, now)
@@ -86,23 +76,22 @@ def deliver_pending(session: Session, policy: Policy, now: datetime,
         row = store.append(session, conversation_id, "system", now, text=text,
                            custom={"type": "progress_card", "progress": card.model_dump(mode="json")})
         delivered.append((conversation_id, row))
-    moved = session.execute(update(GatewayCursor).where(GatewayCursor.name == CURSOR, GatewayCursor.last_id == last)
-                            .values(last_id=batch[-1].id)).rowcount
-    if moved != 1:  # another worker delivered this batch first
+    taken = session.execute(delete(StatusOutbox).where(StatusOutbox.event_id.in_(ids))).rowcount
+    if taken != len(ids):  # another worker (SQLite has no SKIP LOCKED) delivered some of them first
         session.rollback()
         return [], 0
     session.commit()
-    return delivered, len(batch)
+    return delivered, len(ids)
 
 
 async def run(session_factory: sessionmaker[Session], hub: Hub, policy: Policy, clock: Callable[[], datetime],
               return_address: str, interval: float) -> None:
     def once() -> int:
         with session_factory() as session:
-            delivered, read = deliver_pending(session, policy, clock(), return_address)
+            delivered, taken = deliver_pending(session, policy, clock(), return_address)
             for conversation_id, row in delivered:
                 events.publish_message(hub, conversation_id, row)
-            return read
+            return taken
 
     while True:
         try:

@@ -35,10 +35,13 @@ class RasaClient:
         return [r for r in replies if isinstance(r, dict)]
 
     async def resume(self, sender: str) -> None:
-        """Undo the ConversationPaused of a handoff, so the bot answers again."""
+        """Undo the ConversationPaused of a handoff, so the bot answers again. The paused turn ended
+        without an action_listen; without one the policies see a half-finished turn and mispredict."""
+        events = [{"event": "resume"}, {"event": "action", "name": "action_listen"}]
         try:
-            response = await self._client.post(f"/conversations/{quote(sender, safe='')}/tracker/events",
-                                               params=self._params, json={"event": "resume"})
+            # Rasa (Sanic) does not decode %3A in the path: an encoded colon would name another tracker.
+            response = await self._client.post(f"/conversations/{quote(sender, safe=':@')}/tracker/events",
+                                               params=self._params, json=events)
         except httpx.HTTPError as exc:
             raise RasaUnavailable(type(exc).__name__) from exc
         if response.status_code != 200:

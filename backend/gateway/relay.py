@@ -136,7 +136,9 @@ class Relay:
             if not created:  # a resend after a reconnect: already logged and answered
                 return
             self._publish(conversation_id, message)
-            if not with_agent:
+            if with_agent:  # every console sees it, watching or not (the queue shows who is waiting)
+                self.hub.publish(AGENTS, {"type": "message", "conversation_id": conversation_id, "message": message})
+            else:
                 await self._to_bot(visitor, frame, text, message, paused)
 
     def _store_buyer(self, session: Session, visitor: Visitor, frame: MessageFrame,
@@ -178,7 +180,7 @@ class Relay:
                       paused: bool) -> None:
         conversation_id = visitor.conversation_id
         topic = conversation_topic(conversation_id)
-        self.hub.publish(topic, {"type": "typing", "on": True})
+        self.hub.publish(topic, {"type": "typing", "on": True, "conversation_id": conversation_id})
         metadata: dict[str, Any] = {"channel": visitor.channel,
                                     "attachments": [{"upload_id": a["upload_id"], "material": a["material"]}
                                                     for a in message["attachments"]]}
@@ -198,7 +200,7 @@ class Relay:
             log.warning("assistant unavailable for %s: %s", conversation_id, exc)
             replies = [{"text": MSG_BOT_DOWN, "custom": {"type": "request_human"}, "_system": True}]
         finally:
-            self.hub.publish(topic, {"type": "typing", "on": False})
+            self.hub.publish(topic, {"type": "typing", "on": False, "conversation_id": conversation_id})
         rows = await self._db(self._store_replies, conversation_id, replies)
         for row in rows:
             self._publish(conversation_id, row)
@@ -252,5 +254,3 @@ class Relay:
         session.commit()
         return [store.message_json(row)], opened
 
-
-__all__ = ["AGENTS", "Ack", "FrameError", "Relay"]

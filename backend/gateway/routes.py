@@ -31,6 +31,7 @@ router = APIRouter(tags=["gateway"])
 
 MAX_FRAME_CHARS = 16 * 1024
 HELLO_TIMEOUT = 15.0
+AGENT_RECHECK_SECONDS = 30.0
 CLOSE_BAD_TOKEN = 4401
 CLOSE_FORBIDDEN = 4403
 MSG_BAD_TOKEN = "登录已过期或无效，请刷新页面后重试"
@@ -199,20 +200,29 @@ async def agent_socket(ws: WebSocket) -> None:
         await ws.close(code=CLOSE_FORBIDDEN)
         return
 
-    def who() -> str | None:
+    def logged_in() -> bool:
         with app.state.session_factory() as session:
-            agent = current_agent(session, ws.cookies.get(SESSION_COOKIE), app.state.clock())
-            return agent.username if agent is not None else None
+            return current_agent(session, ws.cookies.get(SESSION_COOKIE), app.state.clock()) is not None
 
-    if await anyio.to_thread.run_sync(who) is None:
+    async def refuse() -> None:
         await _send(ws, {"type": "error", "code": "login_required", "message": "请先登录"})
         await ws.close(code=CLOSE_BAD_TOKEN)
+
+    if not await anyio.to_thread.run_sync(logged_in):
+        await refuse()
         return
     sub = app.state.hub.subscribe(AGENTS)
     pump = asyncio.create_task(_pump(ws, sub))
     try:
         while True:
-            frame = await _receive(ws)
+            try:
+                frame = await asyncio.wait_for(_receive(ws), AGENT_RECHECK_SECONDS)
+            except TimeoutError:
+                frame = None
+            # A logged-out or deactivated agent stops hearing buyers at once, not when the socket drops.
+            if not await anyio.to_thread.run_sync(logged_in):
+                await refuse()
+                return
             if frame is None:
                 continue
             try:

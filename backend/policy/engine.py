@@ -16,8 +16,8 @@ from backend.policy.deadlines import deadline_out
 from backend.policy.facts import History, ItemFacts, OrderFacts, Request, Supplied
 from backend.policy.money import Line, allocate_discount, refund_for_units, to_cents
 from backend.schemas.decisions import (
-    DecisionBody,
     DeadlineOut,
+    DecisionBody,
     MissingMaterial,
     Refund,
     RefundBreakdown,

@@ -67,6 +67,8 @@ class CaseOut(BaseModel):
     policy_version: str
     created_at: datetime
     updated_at: datetime
+    # What a platform agent may do now (the console's buttons); the transition table is the judge.
+    agent_actions: list[str] = []
 
 
 class CaseSummary(BaseModel):

@@ -53,7 +53,7 @@ class Chat:
         return "\n".join(m.get("text", "") for m in self.say(message, attachments))
 
     def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {TOKEN}"}
+        headers = {"Authorization": f"Bearer {TOKEN}", **kwargs.pop("headers", {})}
         if self.buyer_id:
             headers["X-Buyer-Id"] = self.buyer_id
         return httpx.request(method, f"{self.stack.backend_url}/api/v1{path}", headers=headers, timeout=30, **kwargs)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from backend.api.deps import ActorDep, NowDep, SessionDep, SettingsDep
 from backend.cases.actor import Actor
 from backend.cases.service import get_case
-from backend.db.models import Case, Handoff
+from backend.db.models import Agent, Case, Handoff
 from backend.errors import ServiceError
 from backend.gateway import events
 from backend.schemas.handoffs import HandoffIn, HandoffList, HandoffOut, HandoffReason, HandoffStatus
@@ -112,8 +112,9 @@ def claim_handoff(handoff_id: Annotated[int, Path(ge=1)], request: Request, sess
             raise ServiceError(409, MSG_CLAIMED_BY_OTHER)
         return _out(session, settings, row)
     row.status, row.agent, row.claimed_at = HandoffStatus.CLAIMED.value, actor.actor_id, now
-    message = events.system_message(session, row.conversation_id,
-                                    events.MSG_AGENT_JOINED.format(name=actor.actor_id), now)
+    agent = session.scalars(select(Agent).where(Agent.username == actor.actor_id)).one_or_none()
+    message = events.system_message(session, row.conversation_id, events.MSG_AGENT_JOINED.format(
+        name=agent.display_name if agent is not None else actor.actor_id), now)
     out = _out(session, settings, row)
     session.commit()
     events.publish_message(request.app.state.hub, row.conversation_id, message)

@@ -53,9 +53,9 @@ def overview(session: SessionDep, policy: PolicyDep, actor: ActorDep, now: NowDe
     if me is None or me.role != "supervisor":
         raise ServiceError(403, "只有主管可以查看")
     live = dict(session.execute(select(Handoff.status, func.count()).where(Handoff.open_key.is_not(None))
-                                .group_by(Handoff.status)).tuples().all())
+                                .group_by(Handoff.status)).all())
     claimed = dict(session.execute(select(Handoff.agent, func.count()).where(
-        Handoff.status == HandoffStatus.CLAIMED.value).group_by(Handoff.agent)).tuples().all())
+        Handoff.status == HandoffStatus.CLAIMED.value).group_by(Handoff.agent)).all())
     agents = session.scalars(select(Agent).where(Agent.active.is_(True)).order_by(Agent.username)).all()
     overdue = session.scalars(select(Case).where(Case.due_at < now, Case.status.not_in([s.value for s in CLOSED_STATUSES]))
                               .order_by(Case.due_at).limit(OVERDUE_LIMIT)).all()

@@ -6,9 +6,8 @@ Create Date: 2026-11-22 02:26:03.465869
 """
 from typing import Sequence, Union
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision: str = '0003'
 down_revision: Union[str, None] = '0002'
@@ -32,10 +31,11 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_conversations_buyer_id'), ['buyer_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_conversations_updated_at'), ['updated_at'], unique=False)
 
-    op.create_table('gateway_cursors',
-    sa.Column('name', sa.String(length=32), nullable=False),
-    sa.Column('last_id', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('name', name=op.f('pk_gateway_cursors'))
+    op.create_table('status_outbox',
+    sa.Column('event_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['event_id'], ['case_events.id'], name=op.f('fk_status_outbox_event_id_case_events'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('event_id', name=op.f('pk_status_outbox'))
     )
     op.create_table('conversation_messages',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
@@ -60,7 +60,7 @@ def upgrade() -> None:
 def downgrade() -> None:
    
     op.drop_table('conversation_messages')
-    op.drop_table('gateway_cursors')
+    op.drop_table('status_outbox')
     with op.batch_alter_table('conversations', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_conversations_updated_at'))
         batch_op.drop_index(batch_op.f('ix_conversations_buyer_id'))
