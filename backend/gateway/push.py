@@ -18,7 +18,7 @@ import anyio.to_thread
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from backend.cases.lifecycle import STATUS_LABELS
+from backend.cases.lifecycle import STATUS_LABELS, Action
 from backend.cases.progress import progress, return_address_of
 from backend.db.models import Case, CaseEvent, Conversation, StatusOutbox
 from backend.gateway import events, store
@@ -41,15 +41,16 @@ def _conversation_for(session: Session, buyer_id: str, now: datetime) -> str:
 
 
 def _worth_telling(event: CaseEvent, case: Case) -> bool:
-    """Changes the buyer did not make themselves: the bot already told them about those, including
-    the system's own follow-up in the same moment (materials complete, an approval at filing)."""
-    if event.actor_role == Party.BUYER.value:
+    """Changes the buyer did not cause: the bot already told them about those, including the system's
+    follow-ups in the same moment (an approval at filing; review or approval once their proofs are in)."""
+    if case.status != event.to_status:  # moved on already: the later change tells the newer state
         return False
-    if event.actor_role == Party.SYSTEM.value:
-        earlier = [e for e in case.events if e.seq < event.seq]
-        if earlier and earlier[-1].at == event.at and earlier[-1].actor_role == Party.BUYER.value:
-            return False
-    return case.status == event.to_status  # moved on already: the later change tells the newer state
+    cause = event  # a system step is caused by the step just before it in the same moment
+    for earlier in sorted((e for e in case.events if e.seq < event.seq), key=lambda e: -e.seq):
+        if cause.actor_role != Party.SYSTEM.value or earlier.at != cause.at:
+            break
+        cause = earlier
+    return cause.actor_role != Party.BUYER.value and cause.action != Action.MATERIALS_COMPLETE.value
 
 
 def deliver_pending(session: Session, policy: Policy, now: datetime,
@@ -62,11 +63,13 @@ def deliver_pending(session: Session, policy: Policy, now: datetime,
         session.rollback()
         return [], 0
     ids = [r.event_id for r in rows]
-    batch = session.scalars(select(CaseEvent).where(CaseEvent.id.in_(ids)).order_by(CaseEvent.id)).all()
+    batch = session.scalars(select(CaseEvent).where(CaseEvent.id.in_(ids)).order_by(CaseEvent.id)
+                            .options(selectinload(CaseEvent.case).selectinload(Case.events))).all()
+    # Conversations are written in buyer order, so two workers lock them in the same order (no deadlock).
+    batch = sorted(batch, key=lambda e: (e.case.buyer_id, e.id))
     delivered: list[tuple[str, Any]] = []
     for event in batch:
-        case = session.scalars(select(Case).where(Case.case_id == event.case_id)
-                               .options(selectinload(Case.events))).one()
+        case = event.case
         if not _worth_telling(event, case):
             continue
         card = progress(policy, case, now, return_address_of(session, case, return_address))

@@ -211,15 +211,20 @@ async def agent_socket(ws: WebSocket) -> None:
     if not await anyio.to_thread.run_sync(logged_in):
         await refuse()
         return
+    async def watchdog() -> None:
+        """A logged-out or deactivated agent stops hearing buyers soon, not when the socket drops."""
+        while True:
+            await asyncio.sleep(AGENT_RECHECK_SECONDS)
+            if not await anyio.to_thread.run_sync(logged_in):
+                await refuse()
+                return
+
     sub = app.state.hub.subscribe(AGENTS)
     pump = asyncio.create_task(_pump(ws, sub))
+    guard = asyncio.create_task(watchdog())
     try:
         while True:
-            try:
-                frame = await asyncio.wait_for(_receive(ws), AGENT_RECHECK_SECONDS)
-            except TimeoutError:
-                frame = None
-            # A logged-out or deactivated agent stops hearing buyers at once, not when the socket drops.
+            frame = await _receive(ws)
             if not await anyio.to_thread.run_sync(logged_in):
                 await refuse()
                 return
@@ -234,8 +239,9 @@ async def agent_socket(ws: WebSocket) -> None:
                     await _send(ws, {"type": "error", "code": "bad_frame", "message": MSG_BAD_FRAME})
             except ValidationError:
                 await _send(ws, {"type": "error", "code": "bad_frame", "message": MSG_BAD_FRAME})
-    except WebSocketDisconnect:
+    except (WebSocketDisconnect, RuntimeError):  # RuntimeError: the watchdog closed the socket meanwhile
         pass
     finally:
         sub.close()
         pump.cancel()
+        guard.cancel()

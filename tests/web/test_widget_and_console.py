@@ -169,3 +169,40 @@ def test_the_console_refuses_writes_from_another_origin(stack: Stack) -> None:
     assert session.post("/api/v1/auth/login", json={"username": "kefu", "password": "agent-demo-2026"}).status_code == 200
     forged = session.post("/api/v1/handoffs/1/claim", headers={"Origin": "https://evil.example"})
     assert forged.status_code == 403 and forged.json()["detail"] == "跨站请求被拒绝"
+
+
+def test_the_widget_works_with_the_keyboard_alone_and_speaks_to_screen_readers(
+        browser: Browser, stack: Stack, buyer: Chat) -> None:
+    page = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN").new_page()
+    page.goto(f"{stack.backend_url}/shop/?buyer={buyer.buyer_id}")
+    launcher = page.locator(".asw-launcher")
+    expect(launcher).to_have_attribute("aria-label", "打开售后客服", timeout=WAIT)
+    launcher.focus()
+    page.keyboard.press("Enter")
+    panel = page.locator(".asw-panel")
+    expect(panel).to_be_visible()
+    assert panel.get_attribute("role") == "dialog" and panel.get_attribute("aria-label") == "售后客服"
+    log = page.locator(".asw-log")
+    assert log.get_attribute("role") == "log" and log.get_attribute("aria-live") == "polite"
+    expect(page.locator(".asw-input")).to_be_focused()
+    page.keyboard.type("七天无理由退货怎么算")
+    page.keyboard.press("Enter")
+    expect(page.locator(".asw-msg[data-author=bot]").filter(has_text="7天")).to_have_count(1, timeout=WAIT)
+    page.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
+    expect(launcher).to_be_focused()
+
+
+def test_a_visitor_who_is_not_logged_in_gets_policy_answers_but_no_case_actions(
+        browser: Browser, stack: Stack) -> None:
+    page = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN").new_page()
+    page.goto(f"{stack.backend_url}/shop/?guest=1&open=1")
+    expect(page.locator(".asw-panel")).to_be_visible(timeout=WAIT)
+    say(page, "运费谁出？")
+    expect(page.locator(".asw-msg[data-author=bot]")).to_have_count(1, timeout=WAIT)
+    assert "运费" in last_message(page, "bot")
+    say(page, "订单2026111812345678的鞋子开胶了，想换一双")  # the demo buyer's order: not this visitor's
+    expect(page.locator(".asw-msg[data-author=bot]").filter(has_text="请先登录")).to_have_count(1, timeout=WAIT)
+    page.wait_for_timeout(1000)  # anything else the bot says to this turn
+    replies = page.locator(".asw-msg[data-author=bot]").all_inner_texts()[1:]
+    assert "男士跑步鞋" not in "".join(replies), replies

@@ -1,6 +1,7 @@
 /* Demo shop: plays the shop's own site. It "logs in" the buyer from ?buyer= (default b_1001), asks the
  * backend's demo endpoint for a signed widget token — a real shop would sign it on its own server —
- * and mounts the chat widget with it. ?open=1 opens the chat at once (handy for demos and tests). */
+ * and mounts the chat widget with it. ?guest=1 shows the shop to a visitor who is not logged in (the
+ * widget then gets an anonymous token itself). ?open=1 opens the chat at once (handy for demos and tests). */
 (function () {
   "use strict";
 
@@ -8,6 +9,11 @@
   var buyerId = params.get("buyer") || "b_1001";
   var autoOpen = params.get("open") === "1";
 
+  if (params.get("guest") === "1") {
+    document.getElementById("shop-buyer").textContent = "游客";
+    window.shopChat = window.AftersalesWidget.mount({ gateway: location.origin, open: autoOpen });
+    return;
+  }
   document.getElementById("shop-buyer").textContent = buyerId;
 
   function notice(text) {
