@@ -107,5 +107,19 @@ class RecordRating(Action):
         if rating not in {"1", "2", "3", "4", "5"}:
             ask_rating(dispatcher)
             return []
+        case_id, buyer = tracker.get_slot("case_id"), buyer_of(tracker)
+        if case_id and buyer:  # the completed case the rating was asked for: it is stored with it
+            text = (tracker.latest_message.get("text") or "").strip()
+            comment = text[:500] if len(text) > 2 and not text.startswith("/") else None
+            try:
+                await call(client().transition, case_id, "rate", buyer, rating=int(rating), reason=comment)
+            except BackendUnavailable:
+                dispatcher.utter_message(text=texts.RATING_NOT_SAVED)
+                return []
+            except BackendError as exc:
+                if exc.status == 409:  # rated before
+                    dispatcher.utter_message(text=exc.message)
+                    return []
+                # Not a completed case of theirs: the rating is about the chat, thanked but not stored.
         dispatcher.utter_message(text=texts.RATING_THANKS.format(rating=rating))
         return []

@@ -42,6 +42,7 @@ class Action(StrEnum):
     REMIND = "remind"
     ESCALATE = "escalate"
     FLAG_OVERDUE = "flag_overdue"
+    RATE = "rate"
 
 
 STAFF = frozenset({Party.MERCHANT, Party.AGENT, Party.PLATFORM})
@@ -114,6 +115,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(Action.DISPUTE, (S.REJECTED,), S.DISPUTED, BUYER, "买家申请平台介入", needs_reason=True),
     Transition(Action.TIMEOUT, (S.AWAITING_MATERIALS, S.AWAITING_RETURN), S.CLOSED_TIMEOUT, SYSTEM, "超时关闭"),
     Transition(Action.NOTE, tuple(S), None, STAFF, "备注", needs_reason=True),
+    Transition(Action.RATE, (S.COMPLETED,), None, BUYER, "买家评价服务"),
     Transition(Action.REMIND, (S.AWAITING_MATERIALS,), None, SYSTEM, "已提醒补充凭证"),
     Transition(Action.ESCALATE, tuple(S), None, SYSTEM, "已升级至平台客服"),
     Transition(Action.FLAG_OVERDUE, tuple(S), None, SYSTEM, "商家处理超时"),

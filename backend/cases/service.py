@@ -41,6 +41,9 @@ from backend.vocab import (
 )
 
 S = CaseStatus
+MSG_RATING_NEEDED = "请给出1到5分的评分"
+MSG_ALREADY_RATED = "这个售后单已经评价过了，感谢您的反馈"
+MSG_RATING_NOT_HERE = "只有评价服务时可以填写评分"
 MSG_NO_REMEDY = "请选择处理方式（退货退款、换货、维修等）后再提交"
 MSG_IDEMPOTENCY_REUSED = "该请求编号（Idempotency-Key）已用于另一笔不同的申请"
 MSG_MATERIALS_CLOSED = "售后单当前状态为“{status}”，不能再补充凭证"
@@ -382,12 +385,20 @@ def change_remedy(session: Session, policy: Policy, case: Case, remedy: Remedy, 
 
 
 def transition(session: Session, policy: Policy, case: Case, action: Action, actor: Actor, now: datetime, *,
-               reason: str | None = None, amount: Decimal | None = None) -> Case:
+               reason: str | None = None, amount: Decimal | None = None, rating: int | None = None) -> Case:
     """A merchant, agent, platform or buyer action from the API (never the system-only ones)."""
     if action in (Action.FILE, Action.MATERIALS_COMPLETE, Action.PROCEED, Action.CHANGE_REMEDY):
         raise TransitionRefused("该操作由系统执行，不能直接调用", status_code=422)
     lifecycle.check(case, action, actor.role, reason)
     data: dict[str, object] = {}
+    if action == Action.RATE:  # one rating per case: the satisfaction figures count each case once
+        if rating is None:
+            raise ServiceError(422, MSG_RATING_NEEDED)
+        if any(e.action == Action.RATE.value for e in case.events):
+            raise ServiceError(409, MSG_ALREADY_RATED)
+        data["rating"] = rating
+    elif rating is not None:
+        raise ServiceError(422, MSG_RATING_NOT_HERE)
     if action == Action.APPROVE:
         case.refund_amount = _approved_amount(policy, case, amount)
         if case.refund_amount is not None:

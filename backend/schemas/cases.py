@@ -99,6 +99,7 @@ class TransitionIn(WireModel):
     reason: Annotated[str, StringConstraints(max_length=500)] | None = None
     refund_amount: Money | None = None
     remedy: Remedy | None = Field(None, description="For change_remedy: the new remedy.")
+    rating: int | None = Field(None, ge=1, le=5, description="For rate: the buyer's 1–5 score (reason: a comment).")
     actor_role: Literal["merchant", "platform"] | None = Field(
         None, description="Service callers say whom they act as; agents and buyers are known by their login."
     )

@@ -8,6 +8,7 @@ import pytest
 from rasa_sdk.events import UserUtteranceReverted, ActiveLoop, ConversationPaused, SlotSet
 
 from actions import texts
+from actions.backend_client import BackendError
 from actions.support import CountFallback, Handoff, RecordRating
 
 SHOES_CASE = "AS261120460257"
@@ -209,3 +210,38 @@ def test_a_rating_from_1_to_5_is_thanked_for(rating: str, run: Any, said: Any, m
 def test_anything_else_asks_for_a_rating_with_buttons(rating: Any, run: Any, said: Any, make_tracker: Any) -> None:
     assert run(RecordRating(), make_tracker(text="打分", intent="rate_service", slots={"rating": rating})) == []
     assert said() == [(texts.ASK_RATING, RATING_BUTTONS)]
+
+
+def test_a_rating_of_a_completed_case_is_stored_with_the_buyers_comment(run: Any, said: Any, make_tracker: Any,
+                                                                          backend: Any) -> None:
+    tracker = make_tracker(text="5分，客服很耐心", intent="rate_service", slots={"rating": "5", "case_id": SHOES_CASE},
+                           metadata={"buyer_id": "b_1001"}, buyer="b_1001")
+
+    assert run(RecordRating(), tracker) == []
+    assert backend.calls_to("transition") == [(SHOES_CASE, "rate", "b_1001", {"rating": 5, "reason": "5分，客服很耐心"})]
+    assert said() == [("谢谢您的5分评价，我们会继续改进！", [])]
+
+
+def test_a_rating_button_stores_no_comment(run: Any, make_tracker: Any, backend: Any) -> None:
+    run(RecordRating(), make_tracker(text='/rate_service{"rating": "4"}', intent="rate_service",
+                                     slots={"rating": "4", "case_id": SHOES_CASE}, metadata={"buyer_id": "b_1001"},
+                                     buyer="b_1001"))
+
+    assert backend.calls_to("transition") == [(SHOES_CASE, "rate", "b_1001", {"rating": 4, "reason": None})]
+
+
+def test_a_second_rating_of_the_same_case_gets_the_backends_answer(run: Any, said: Any, make_tracker: Any,
+                                                                   backend: Any) -> None:
+    backend.fail("transition", BackendError(409, "这个售后单已经评价过了，感谢您的反馈"))
+    run(RecordRating(), make_tracker(text="3", intent="rate_service", slots={"rating": "3", "case_id": SHOES_CASE},
+                                     metadata={"buyer_id": "b_1001"}, buyer="b_1001"))
+
+    assert said() == [("这个售后单已经评价过了，感谢您的反馈", [])]
+
+
+def test_a_rating_that_cannot_be_saved_says_so(run: Any, said: Any, make_tracker: Any, backend: Any) -> None:
+    backend.down("transition")
+    run(RecordRating(), make_tracker(text="5", intent="rate_service", slots={"rating": "5", "case_id": SHOES_CASE},
+                                     metadata={"buyer_id": "b_1001"}, buyer="b_1001"))
+
+    assert said() == [(texts.RATING_NOT_SAVED, [])]

@@ -162,7 +162,7 @@ def test_a_return_refund_runs_from_filing_to_an_automatic_completion_with_progre
     assert [t["label"] for t in report["timeline"]] == [
         "提交售后申请", "进入处理", "买家已寄回", "商家已收到退货", "验收通过", "退款已发放", "售后完成"]
     assert report["timeline"][-1]["status_label"] == "已完成"
-    assert report["buyer_actions"] == []
+    assert report["buyer_actions"] == ["rate"]  # only the satisfaction rating is left to the buyer
 
 
 def test_an_exchange_is_sent_within_seven_working_days_of_the_inspection_and_completes(api: Api) -> None:
@@ -461,3 +461,28 @@ def test_a_late_first_reply_on_a_repair_settles_its_penalty_when_the_merchant_an
     assert penalty["amount"] == "1.40" and penalty["days_late"] == 0  # settled; the finish clock is on time
     again = ok(api.act(case["case_id"], "note", reason="配件已到"))
     assert "penalty" not in again["events"][-1]["data"]  # a later note on time adds nothing
+
+
+def test_the_buyer_rates_a_completed_case_once_with_an_optional_comment(api: Api) -> None:
+    api.order()
+    case_id = api.complete_quality_case()  # an exchange, awaiting the return
+    buyer = api.buyer()
+    assert api.act(case_id, "rate", buyer, rating=5).status_code == 409  # not completed yet: nothing to rate
+    ok(api.act(case_id, "ship_return", buyer, reason="SF1234567890123"))
+    ok(api.act(case_id, "receive"))
+    ok(api.act(case_id, "inspect_pass"))
+    done = ok(api.act(case_id, "ship_replacement"))
+    assert done["status"] == "completed"
+
+    assert api.act(case_id, "rate", rating=5).status_code == 403  # the merchant cannot rate for the buyer
+    assert api.act(case_id, "rate", buyer).status_code == 422  # a score is needed
+    assert api.act(case_id, "rate", buyer, rating=6).status_code == 422
+    assert api.act(case_id, "note", rating=5, reason="x").status_code == 422  # a score belongs to a rating only
+    rated = ok(api.act(case_id, "rate", buyer, rating=4, reason="换货很快，客服耐心"))
+    assert rated["status"] == "completed"
+    event = rated["events"][-1]
+    assert (event["action"], event["actor_role"], event["data"], event["reason"]) == (
+        "rate", "buyer", {"rating": 4}, "换货很快，客服耐心")
+    again = api.act(case_id, "rate", buyer, rating=1)
+    assert again.status_code == 409 and again.json()["detail"] == "这个售后单已经评价过了，感谢您的反馈"
+    assert [e["action"] for e in api.case(case_id)["events"]].count("rate") == 1

@@ -74,6 +74,7 @@ SPEC: dict[Action, dict[CaseStatus, Outcome]] = {
     Action.REMIND: {S.AWAITING_MATERIALS: SAME},
     Action.ESCALATE: {s: SAME for s in ALL_STATUSES},
     Action.FLAG_OVERDUE: {s: SAME for s in ALL_STATUSES},
+    Action.RATE: {S.COMPLETED: SAME},  # the satisfaction rating asked for when a case completes
 }
 
 # Who performs each action in the tests: a party the spec lets act.
@@ -85,6 +86,7 @@ ACTOR: dict[Action, Party] = {
     Action.SHIP_REPLACEMENT: Party.MERCHANT, Action.REPAIR_DONE: Party.MERCHANT, Action.CANCEL: Party.BUYER,
     Action.DISPUTE: Party.BUYER, Action.TIMEOUT: Party.SYSTEM, Action.NOTE: Party.AGENT,
     Action.REMIND: Party.SYSTEM, Action.ESCALATE: Party.SYSTEM, Action.FLAG_OVERDUE: Party.SYSTEM,
+    Action.RATE: Party.BUYER,
 }
 # A dispute is handed to a platform agent (policy.md §8), so the platform decides it.
 DISPUTE_DECIDER = Party.PLATFORM

@@ -107,6 +107,6 @@ def post_transition(case_id: CaseIdPath, body: TransitionIn, session: SessionDep
         service.change_remedy(session, policy, case, body.remedy, actor, now)
     else:
         service.transition(session, policy, case, body.action, actor, now, reason=body.reason,
-                           amount=body.refund_amount)
+                           amount=body.refund_amount, rating=body.rating)
     session.commit()
     return case_out(policy, case, now)
