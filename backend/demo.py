@@ -11,6 +11,8 @@ from datetime import datetime, timedelta
 from backend.schemas.orders import OrderIn
 
 TZ_OFFSET = "+08:00"
+# Last four digits of each demo buyer's phone: "绑定 2026111812345678 5678" binds a WeChat openid to b_1001.
+PHONE_TAILS = {"b_1001": "5678", "b_2002": "4321"}
 
 
 def _order(order_id: str, buyer: str, status: str, now: datetime, *, delivered_days: int | None = None,
@@ -29,6 +31,7 @@ def _order(order_id: str, buyer: str, status: str, now: datetime, *, delivered_d
         "promised_delivery_by": None if promised_in_days is None else (now + timedelta(days=promised_in_days)).isoformat(),
         "last_logistics_event_at": ago(last_event_days),
         "shipping_fee": shipping_fee, "discount_total": discount_total, "freight_insurance": freight_insurance,
+        "receiver_phone_tail": PHONE_TAILS.get(buyer),
         "items": items,
     })
 

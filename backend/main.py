@@ -58,6 +58,10 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         if settings.push_enabled:
             pusher = asyncio.create_task(push.run(app.state.session_factory, app.state.hub, policy, clock,
                                                   settings.return_address, settings.push_interval_seconds))
+        wechat = None
+        if settings.wechat_accounts:  # the WeChat Official Account channel (docs/wechat.md)
+            from backend.channels.wechat.app import start_channel
+            wechat = await start_channel(app, settings, clock)
         scheduler = None
         if settings.scheduler_enabled:
             scheduler = SchedulerThread(app.state.session_factory, policy, clock, settings.scheduler_interval_seconds,
@@ -70,6 +74,8 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
                 pusher.cancel()
             if scheduler is not None:
                 scheduler.stop()
+            if wechat is not None:
+                await wechat.stop()
             await rasa.aclose()
             engine.dispose()
 
@@ -97,6 +103,9 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(gateway_routes.router)
+    if settings.wechat_accounts:
+        from backend.channels.wechat.app import router as wechat_router
+        app.include_router(wechat_router)
     mount_web(app, demo=settings.app_env != "production")
 
     @app.get("/healthz", tags=["ops"], summary="Liveness")

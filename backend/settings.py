@@ -13,6 +13,9 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from backend.channels.wechat.config import DEFAULT_MENU as WECHAT_DEFAULT_MENU
+from backend.channels.wechat.config import AccountName, WechatAccount
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_POLICY_FILE = Path(__file__).resolve().parent / "policy" / "policy.yaml"
 
@@ -60,6 +63,29 @@ class Settings(BaseSettings):
         "浙江省杭州市余杭区文一西路 969 号 售后仓 收件人：售后组 电话：0571-00000000",
         alias="DEFAULT_RETURN_ADDRESS",
     )
+
+    # WeChat Official Account channel (docs/wechat.md): on only while WECHAT_ACCOUNTS names an account.
+    # JSON keyed by account name (the webhook is /channels/wechat/<name>): app_id, app_secret, token,
+    # encoding_aes_key, mode (plain | compatible | safe), optional original_id.
+    wechat_accounts: dict[AccountName, WechatAccount] = Field(default_factory=dict, alias="WECHAT_ACCOUNTS")
+    wechat_api_base: str = Field("https://api.weixin.qq.com", alias="WECHAT_API_BASE")
+    wechat_api_timeout_seconds: float = Field(5.0, alias="WECHAT_API_TIMEOUT_SECONDS", gt=0)
+    # A signed request whose timestamp is further than this from our clock is refused (replays).
+    wechat_timestamp_tolerance_seconds: int = Field(300, alias="WECHAT_TIMESTAMP_TOLERANCE_SECONDS", ge=10)
+    wechat_max_body_bytes: int = Field(64 * 1024, alias="WECHAT_MAX_BODY_BYTES", ge=1024)
+    # Customer-service text messages: at most this many UTF-8 bytes each (longer replies are split).
+    wechat_text_max_bytes: int = Field(2048, alias="WECHAT_TEXT_MAX_BYTES", ge=64)
+    # Refresh the access token this long before WeChat says it expires; a refresh lease lasts this long.
+    wechat_token_margin_seconds: int = Field(300, alias="WECHAT_TOKEN_MARGIN_SECONDS", ge=0)
+    wechat_token_lease_seconds: float = Field(15.0, alias="WECHAT_TOKEN_LEASE_SECONDS", gt=0)
+    # Failed bindings (order number + phone tail) allowed per openid, and per order, in the window.
+    wechat_bind_max_failures: int = Field(5, alias="WECHAT_BIND_MAX_FAILURES", ge=1)
+    wechat_bind_order_max_failures: int = Field(10, alias="WECHAT_BIND_ORDER_MAX_FAILURES", ge=1)
+    wechat_bind_window_minutes: int = Field(60, alias="WECHAT_BIND_WINDOW_MINUTES", ge=1)
+    # Seen message ids and nonces are kept this long (WeChat retries within seconds).
+    wechat_seen_retention_hours: int = Field(24, alias="WECHAT_SEEN_RETENTION_HOURS", ge=1)
+    # Menu click keys → what the buyer says (text, or a /payload of the bot).
+    wechat_menu: dict[str, str] = Field(default_factory=lambda: dict(WECHAT_DEFAULT_MENU), alias="WECHAT_MENU")
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> "Settings":

@@ -42,6 +42,8 @@ class Order(Base):
     discount_total: Mapped[Decimal] = mapped_column(MoneyType())
     freight_insurance: Mapped[bool] = mapped_column(Boolean, default=False)
     return_address: Mapped[str | None] = mapped_column(String(300))
+    # The last four digits of the receiver's phone (never the whole number): proves an order is yours.
+    receiver_phone_tail: Mapped[str | None] = mapped_column(String(4))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
 
@@ -286,3 +288,60 @@ class StatusOutbox(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     event: Mapped[CaseEvent] = relationship(back_populates="outbox")
+
+
+# -- WeChat Official Account channel (backend/channels/wechat) ---------------------------------------
+
+
+class WechatUser(Base):
+    """An openid of one Official Account, and the buyer it proved to be (None: an anonymous visitor)."""
+
+    __tablename__ = "wechat_users"
+
+    openid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account: Mapped[str] = mapped_column(String(32))
+    buyer_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    bound_order_id: Mapped[str | None] = mapped_column(String(16))
+    bound_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class WechatBindAttempt(Base):
+    """Each try to bind an openid by order number and phone tail, to limit guessing per openid and order."""
+
+    __tablename__ = "wechat_bind_attempts"
+    __table_args__ = (Index("ix_wechat_bind_attempts_openid_at", "openid", "at"),
+                      Index("ix_wechat_bind_attempts_order_at", "order_id", "at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    openid: Mapped[str] = mapped_column(String(64))
+    order_id: Mapped[str] = mapped_column(String(16))
+    ok: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class WechatSeen(Base):
+    """What an account's webhook already took: message ids (WeChat retries them) and request nonces
+    (a replayed signed request). Inserting the key is the claim, so each is handled once by one worker."""
+
+    __tablename__ = "wechat_seen"
+
+    account: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    digest: Mapped[str | None] = mapped_column(String(64))
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class WechatAccessToken(Base):
+    """The access token of an AppID, shared by every worker. `version` is bumped on each refresh; a
+    worker refreshes only after taking the lease (`refreshing_until`) with a compare-and-set."""
+
+    __tablename__ = "wechat_access_tokens"
+
+    app_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    token: Mapped[str | None] = mapped_column(String(512))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    refreshing_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

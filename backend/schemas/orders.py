@@ -40,6 +40,9 @@ class OrderIn(WireModel):
     discount_total: Money = Decimal("0.00")
     freight_insurance: bool = False
     return_address: Annotated[str, StringConstraints(max_length=300)] | None = None
+    # The last 4 digits of the receiver's phone (never the full number): a buyer proves an order is
+    # theirs with it when binding a messaging-app account (docs/wechat.md).
+    receiver_phone_tail: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}$")] | None = None
     items: list[OrderItemIn] = Field(min_length=1, max_length=200)
 
     @model_validator(mode="after")
