@@ -171,9 +171,13 @@ class AttachMaterials(Action):
             intent = (tracker.latest_message.get("intent") or {}).get("name")
             product = entities.get("product")
             other_order = entities.get("order_id") not in (None, case["order_id"])
-            other_product = bool(product) and str(product) not in case["item_title"]
-            if not attachments and (other_order or other_product or
-                                    (intent == "request_aftersales" and not entities.get("remedy"))):
+            # A part of the same item (鞋底 of a 跑步鞋) is not another product: no character in common is.
+            other_product = bool(product) and not set(str(product)) & set(case["item_title"])
+            # Asked for a description, a buyer who describes the problem sounds like a new request to
+            # the NLU ("鞋底整个开胶了"); without another order, product or remedy it is the description.
+            describing = _description_missing(case) and len((tracker.latest_message.get("text") or "").strip()) >= 5
+            fresh_request = intent == "request_aftersales" and not entities.get("remedy") and not describing
+            if not attachments and (other_order or other_product or fresh_request):
                 # Another order, another product, or a fresh request: a new form. The proofs of
                 # this case can still come later.
                 return [SlotSet("stage", None), *[SlotSet(k, entities[k]) for k in ("order_id", "product", "reason",
@@ -222,6 +226,10 @@ async def _change_remedy(dispatcher: CollectingDispatcher, case_id: str, remedy:
         return [SlotSet("stage", "collecting_materials")]
     dispatcher.utter_message(text=texts.REMEDY_CHANGED.format(remedy=vocab["remedies"].get(remedy, remedy)))
     return await _report_next_step(dispatcher, updated, buyer)
+
+
+def _description_missing(case: dict[str, Any]) -> bool:
+    return any(m["code"] == "description" for m in case["decision"].get("missing_materials", []))
 
 
 def _assign(case: dict[str, Any], attachments: list[dict[str, Any]], text: str) -> list[dict[str, Any]]:

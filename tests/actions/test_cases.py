@@ -292,7 +292,8 @@ def test_a_no_at_the_summary_files_nothing_and_forgets_the_request(run: Any, sai
 def collecting(make_tracker: Any, backend: Any, canned: Any) -> Any:
     """The buyer's message while the case `case` is collecting materials."""
     def build(case: str = "case_awaiting_materials", *, text: str = "", attachments: list[dict[str, Any]] | None = None,
-              missing: list[str] | None = None, entities: list[dict[str, Any]] | None = None) -> Any:
+              missing: list[str] | None = None, entities: list[dict[str, Any]] | None = None,
+              intent: str = "inform") -> Any:
         body = canned(case)
         if missing is not None:
             labels = canned("vocabulary")["materials"]
@@ -300,7 +301,7 @@ def collecting(make_tracker: Any, backend: Any, canned: Any) -> Any:
                 {"code": code, "label": labels[code], "min_count": 1, "have_count": 0, "hint": "…"} for code in missing]
         backend.cases[body["case_id"]] = body
         backend.progresses.setdefault(SHOES_CASE, canned("progress_awaiting_return"))  # for the default after_materials
-        return make_tracker(text=text, entities=entities or [],
+        return make_tracker(text=text, entities=entities or [], intent=intent,
                             slots={"case_id": body["case_id"], "stage": "collecting_materials"},
                             metadata={"buyer_id": "b_1001", "attachments": attachments or []})
     return build
@@ -833,3 +834,35 @@ def test_cancelling_says_the_backend_is_down_politely(method: str, run: Any, sai
 
     assert run(CancelCase(), make_tracker(text="撤销售后", intent="cancel_case")) == []
     assert said() == [(texts.BACKEND_DOWN, [])]
+
+
+def test_a_description_that_sounds_like_a_request_is_taken_as_the_missing_description(
+        run: Any, collecting: Any, backend: Any) -> None:
+    # Without a caption (WeChat), the description comes alone; the NLU hears a new request about 鞋底.
+    tracker = collecting(text="鞋底整个开胶了，走路会进水", intent="request_aftersales",
+                         entities=[{"entity": "product", "value": "鞋底"}, {"entity": "reason", "value": "quality"}])
+
+    events = run(AttachMaterials(), tracker)
+
+    assert FollowupAction("aftersales_form") not in events
+    [(case_id, materials, _)] = [(c, m, b) for c, m, b in backend.calls_to("add_materials")]
+    assert case_id == SHOES_CASE and materials == [{"code": "description", "text": "鞋底整个开胶了，走路会进水"}]
+
+
+def test_another_product_while_collecting_starts_a_new_request_even_when_a_description_is_missing(
+        run: Any, collecting: Any, backend: Any) -> None:
+    tracker = collecting(text="另外那件夹克也坏了", intent="request_aftersales",
+                         entities=[{"entity": "product", "value": "夹克"}])
+
+    events = run(AttachMaterials(), tracker)
+
+    assert events[-1] == FollowupAction("aftersales_form") and SlotSet("product", "夹克") in events
+    assert backend.calls_to("add_materials") == []
+
+
+def test_a_fresh_request_while_only_photos_are_missing_starts_a_new_form(run: Any, collecting: Any,
+                                                                        backend: Any) -> None:
+    tracker = collecting(text="我还想再申请一个售后", intent="request_aftersales", missing=["defect_photo"])
+
+    assert run(AttachMaterials(), tracker)[-1] == FollowupAction("aftersales_form")
+    assert backend.calls_to("add_materials") == []
