@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from backend.api import errors
 from backend.api.limits import BodyLimitMiddleware
-from backend.api.routes import auth, cases, conversations, eligibility, handoffs, orders, supervisor, uploads
+from backend.api.routes import auth, cases, conversations, eligibility, handoffs, orders, stats, supervisor, uploads
 from backend.api.routes import policy as policy_routes
 from backend.api.security import SameOriginMiddleware, mount_web
 from backend.cases.scheduler import SchedulerThread
@@ -25,8 +25,11 @@ from backend.db.session import make_engine, make_session_factory
 from backend.gateway import push
 from backend.gateway import routes as gateway_routes
 from backend.gateway.hub import Hub
-from backend.gateway.rasa import RasaClient
-from backend.gateway.relay import RateLimiter, Relay
+from backend.gateway.rasa import RasaPool
+from backend.gateway.rate_limits import RateLimiter
+from backend.gateway.redis_hub import RedisHub
+from backend.gateway.relay import Relay
+from backend.gateway.sharing import Sharing
 from backend.policy.config import load_policy
 from backend.settings import Settings, get_settings
 
@@ -36,6 +39,17 @@ log = logging.getLogger("backend")
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+async def _start_sharing(app: FastAPI, settings: Settings) -> Sharing | None:
+    """Production mode: join the other workers through Redis before taking any traffic."""
+    if not settings.redis_url:
+        return None
+    shared = Sharing(settings.redis_url, app.state.hub, lock_seconds=2 * settings.rasa_timeout_seconds + 10,
+                     prefix=settings.redis_prefix)
+    await shared.start()
+    app.state.upload_limiter = shared.limiter("uploads", settings.upload_burst, 600.0)
+    return shared
 
 
 def create_app(settings: Settings | None = None, clock: Callable[[], datetime] = utc_now) -> FastAPI:
@@ -52,8 +66,11 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         app.state.session_factory = make_session_factory(engine)
         settings.upload_dir.mkdir(parents=True, exist_ok=True)
         token = settings.rasa_token.get_secret_value() if settings.rasa_token else None
-        rasa = RasaClient(settings.rasa_url, token, settings.rasa_timeout_seconds)
-        app.state.relay = Relay(settings, app.state.session_factory, app.state.hub, clock, rasa)
+        rasa = RasaPool(settings.rasa_urls, token, settings.rasa_timeout_seconds)
+        shared = await _start_sharing(app, settings)
+        app.state.relay = Relay(settings, app.state.session_factory, app.state.hub, clock, rasa,
+                                locks=shared.locks if shared else None,
+                                messages=shared.limiter("messages", settings.message_burst, 10.0) if shared else None)
         pusher = None
         if settings.push_enabled:
             pusher = asyncio.create_task(push.run(app.state.session_factory, app.state.hub, policy, clock,
@@ -77,6 +94,8 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
             if wechat is not None:
                 await wechat.stop()
             await rasa.aclose()
+            if shared is not None:
+                await shared.stop()
             engine.dispose()
 
     app = FastAPI(
@@ -88,7 +107,8 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     app.state.settings = settings
     app.state.policy = policy
     app.state.clock = clock
-    app.state.hub = Hub()
+    # With REDIS_URL (several workers) the hub, the limits and the locks are shared through Redis.
+    app.state.hub = RedisHub(settings.redis_url, settings.redis_prefix) if settings.redis_url else Hub()
     app.state.upload_limiter = RateLimiter(settings.upload_burst, 600.0)
     errors.install(app)
     # Cookie-authenticated writes only from our own pages (the agent console): no cross-site requests.

@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     # Chat gateway. The widget secret is shared with the shop's site, which signs the buyers' tokens.
     widget_token_secret: SecretStr = Field(SecretStr(DEV_WIDGET_SECRET), alias="WIDGET_TOKEN_SECRET")
     widget_token_max_hours: int = Field(24, alias="WIDGET_TOKEN_MAX_HOURS", ge=1, le=24 * 30)
+    # One Rasa server, or several sharing a tracker store and a lock store, comma-separated: each
+    # conversation sticks to one of them (production mode).
     rasa_url: str = Field("http://127.0.0.1:5005", alias="RASA_URL")
     rasa_token: SecretStr | None = Field(None, alias="RASA_TOKEN")
     rasa_timeout_seconds: float = Field(20.0, alias="RASA_TIMEOUT_SECONDS", gt=0)
@@ -58,6 +60,13 @@ class Settings(BaseSettings):
     push_enabled: bool = Field(True, alias="PUSH_ENABLED")
     # First answer to a handoff without a case deadline is due this long after it was opened.
     handoff_first_response_minutes: int = Field(10, alias="HANDOFF_FIRST_RESPONSE_MINUTES", ge=1)
+
+    # Production mode with several backend workers: the gateway's events, rate limits and
+    # per-conversation locks go through this Redis (redis://host:port/db). Unset: in-process only.
+    redis_url: str | None = Field(None, alias="REDIS_URL")
+    # Keys and pub/sub channels start with this (pub/sub ignores Redis database numbers, so two
+    # deployments sharing one Redis need different prefixes).
+    redis_prefix: str = Field("aftersales", alias="REDIS_PREFIX", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
 
     return_address: str = Field(
         "浙江省杭州市余杭区文一西路 969 号 售后仓 收件人：售后组 电话：0571-00000000",
@@ -86,6 +95,10 @@ class Settings(BaseSettings):
     wechat_seen_retention_hours: int = Field(24, alias="WECHAT_SEEN_RETENTION_HOURS", ge=1)
     # Menu click keys → what the buyer says (text, or a /payload of the bot).
     wechat_menu: dict[str, str] = Field(default_factory=lambda: dict(WECHAT_DEFAULT_MENU), alias="WECHAT_MENU")
+
+    @property
+    def rasa_urls(self) -> list[str]:
+        return [url.strip() for url in self.rasa_url.split(",") if url.strip()]
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> "Settings":

@@ -1,17 +1,15 @@
 """A buyer's message, from the socket to the log and on to the bot or the agent.
 
-Messages of one conversation are handled one at a time (a lock per conversation), so the bot sees
-them in the order the buyer sent them and replies are logged in that order.
+Messages of one conversation are handled one at a time (a lock per conversation, shared by the
+workers through Redis in production mode), so the bot sees them in the order the buyer sent them and
+replies are logged in that order.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
-import weakref
-from collections import deque
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,7 +21,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.db.models import Conversation
 from backend.gateway import events, store
 from backend.gateway.hub import AGENTS, Hub, conversation_topic, message_topics
-from backend.gateway.rasa import RasaClient, RasaUnavailable
+from backend.gateway.locks import ConversationLocks
+from backend.gateway.rasa import RasaClient, RasaPool, RasaUnavailable
+from backend.gateway.rate_limits import Limiter, RateLimiter
 from backend.gateway.tokens import Visitor
 from backend.schemas.conversations import MessageFrame
 from backend.schemas.handoffs import HandoffReason
@@ -54,41 +54,17 @@ class Ack:
     seq: int
 
 
-class RateLimiter:
-    """At most `limit` events per `window` seconds per key (in this process)."""
-
-    def __init__(self, limit: int, window: float) -> None:
-        self.limit, self.window = limit, window
-        self._hits: dict[str, deque[float]] = {}
-
-    def allow(self, key: str) -> bool:
-        now = time.monotonic()
-        hits = self._hits.setdefault(key, deque())
-        while hits and hits[0] <= now - self.window:
-            hits.popleft()
-        if len(hits) >= self.limit:
-            return False
-        hits.append(now)
-        if len(self._hits) > 10_000:  # forget idle keys rather than grow without bound
-            for k in [k for k, v in self._hits.items() if not v][:5000]:
-                del self._hits[k]
-        return True
-
-
 class Relay:
     def __init__(self, settings: Settings, session_factory: sessionmaker[Session], hub: Hub,
-                 clock: Callable[[], datetime], rasa: RasaClient) -> None:
+                 clock: Callable[[], datetime], rasa: RasaClient | RasaPool, *,
+                 locks: ConversationLocks | None = None, messages: Limiter | None = None) -> None:
         self.settings, self.session_factory, self.hub, self.clock, self.rasa = (
             settings, session_factory, hub, clock, rasa)
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-        self.messages = RateLimiter(settings.message_burst, 10.0)
+        self.locks = locks or ConversationLocks()
+        self.messages: Limiter = messages or RateLimiter(settings.message_burst, 10.0)
 
-    def _lock(self, conversation_id: str) -> asyncio.Lock:
-        lock = self._locks.get(conversation_id)
-        if lock is None:
-            lock = asyncio.Lock()
-            self._locks[conversation_id] = lock
-        return lock
+    def _lock(self, conversation_id: str) -> AbstractAsyncContextManager[None]:
+        return self.locks.hold(conversation_id)
 
     async def _db(self, fn: Callable[..., Any], *args: Any) -> Any:
         def run() -> Any:
