@@ -2,12 +2,14 @@
 #   make run    set everything up and run the assistant: case backend, action server, Rasa server
 #               (embedded default: SQLite, local uploads, in-memory tracker, demo data)
 #   make test   set everything up and run all tests (SQLite and the PostgreSQL on 127.0.0.1:5432)
+#   make prod   production mode: PostgreSQL, Redis, several workers and Rasa instances; secrets from
+#               the environment (README "Production mode")
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: run run-backend test setup train migrate seed bench clean
+.PHONY: run run-backend prod test setup train migrate seed bench clean
 
 setup:
 	@./scripts/setup-services.sh
@@ -24,6 +26,9 @@ seed: migrate
 
 run: seed train
 	@$(PY) scripts/stack.py
+
+prod: train
+	@$(PY) scripts/prod.py $(PROD_ARGS)
 
 run-backend: seed
 	@echo ""
