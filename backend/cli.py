@@ -2,8 +2,10 @@
 
     python -m backend.cli migrate
     python -m backend.cli seed-demo
+    python -m backend.cli seed-history --days 90 [--per-day 40] [--seed 2026] [--until YYYY-MM-DD] [--replace]
     python -m backend.cli create-agent --username li --display-name 李客服 [--supervisor]  (password from stdin or AGENT_PASSWORD)
     python -m backend.cli sweep
+    python -m backend.cli backup [--out DIR] [--keep N]  /  restore ARCHIVE [--force]  /  verify-backup ARCHIVE
     python -m backend.cli serve --port 8000 --workers 2
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from backend.settings import DEV_AGENT_PASSWORD, get_settings
 
@@ -51,6 +54,12 @@ def cmd_seed_demo(_: argparse.Namespace) -> None:
         print(f"demo agents: agent (supervisor) and kefu, password {DEV_AGENT_PASSWORD}")
 
 
+def cmd_seed_history(args: argparse.Namespace) -> None:
+    from backend.stats.history import cli
+
+    cli(args.days, args.per_day, args.seed, args.until, args.replace)
+
+
 def cmd_create_agent(args: argparse.Namespace) -> None:
     from backend.agents import create_agent
     from backend.errors import ServiceError
@@ -80,11 +89,54 @@ def cmd_sweep(_: argparse.Namespace) -> None:
           f"handed_over={len(report.handed_over)} skipped={report.skipped}")
 
 
+def _positive(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError("a whole number ≥ 1")
+    return int(value)
+
+
+def cmd_backup(args: argparse.Namespace) -> None:
+    from backend.ops.backup import BackupError, create_backup, default_backup_dir, rotate_backups
+
+    out = args.out or default_backup_dir()
+    try:
+        create_backup(get_settings(), out)
+        if args.keep:
+            rotate_backups(out, args.keep)
+    except BackupError as exc:
+        sys.exit(f"backup failed: {exc}")
+    except KeyboardInterrupt:
+        sys.exit("backup interrupted: no archive was written")
+
+
+def cmd_restore(args: argparse.Namespace) -> None:
+    from backend.ops.backup import BackupError, restore_backup
+
+    try:
+        restore_backup(get_settings(), args.archive, force=args.force)
+    except BackupError as exc:
+        sys.exit(f"restore failed: {exc}")
+    except KeyboardInterrupt:
+        sys.exit("restore interrupted: the output above says how far it got")
+
+
+def cmd_verify_backup(args: argparse.Namespace) -> None:
+    from backend.ops.backup import BackupError, verify_backup
+
+    try:
+        verify_backup(args.archive)
+    except BackupError as exc:
+        sys.exit(f"verification failed: {exc}")
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
-    get_settings()  # fail before forking workers when the environment is wrong
-    uvicorn.run("backend.asgi:app", host=args.host, port=args.port, workers=args.workers, log_level="info")
+    from backend.observability.logs import logging_config
+
+    settings = get_settings()  # fail before forking workers when the environment is wrong
+    uvicorn.run("backend.asgi:app", host=args.host, port=args.port, workers=args.workers,
+                log_level=settings.log_level.lower(), log_config=logging_config(settings.log_format, settings.log_level))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -92,12 +144,30 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate").set_defaults(func=cmd_migrate)
     sub.add_parser("seed-demo").set_defaults(func=cmd_seed_demo)
+    history = sub.add_parser("seed-history", help="months of demo after-sales history for the statistics page")
+    history.add_argument("--days", type=int, default=90)
+    history.add_argument("--per-day", type=int, default=40, help="about this many requests a day")
+    history.add_argument("--seed", type=int, default=2026)
+    history.add_argument("--until", help="last day (YYYY-MM-DD), for a repeatable run; default: now")
+    history.add_argument("--replace", action="store_true", help="delete an earlier history run first")
+    history.set_defaults(func=cmd_seed_history)
     agent = sub.add_parser("create-agent")
     agent.add_argument("--username", required=True)
     agent.add_argument("--display-name")
     agent.add_argument("--supervisor", action="store_true")
     agent.set_defaults(func=cmd_create_agent)
     sub.add_parser("sweep").set_defaults(func=cmd_sweep)
+    backup = sub.add_parser("backup", help="archive the database and the uploads (docs/backups.md)")
+    backup.add_argument("--out", type=Path, metavar="DIR", help="folder for the archive (default: BACKUP_DIR or var/backups)")
+    backup.add_argument("--keep", type=_positive, metavar="N", help="then delete all but the newest N archives in that folder")
+    backup.set_defaults(func=cmd_backup)
+    restore = sub.add_parser("restore", help="restore an archive into DATABASE_URL and UPLOAD_DIR")
+    restore.add_argument("archive", type=Path)
+    restore.add_argument("--force", action="store_true", help="replace a target that already holds data")
+    restore.set_defaults(func=cmd_restore)
+    verify_backup = sub.add_parser("verify-backup", help="check an archive completely without restoring it")
+    verify_backup.add_argument("archive", type=Path)
+    verify_backup.set_defaults(func=cmd_verify_backup)
     serve = sub.add_parser("serve")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
