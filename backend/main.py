@@ -30,6 +30,7 @@ from backend.gateway.rate_limits import RateLimiter
 from backend.gateway.redis_hub import RedisHub
 from backend.gateway.relay import Relay
 from backend.gateway.sharing import Sharing
+from backend.observability import web as observability
 from backend.policy.config import load_policy
 from backend.settings import Settings, get_settings
 
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
         if settings.push_enabled:
             pusher = asyncio.create_task(push.run(app.state.session_factory, app.state.hub, policy, clock,
                                                   settings.return_address, settings.push_interval_seconds))
+        app.state.pusher = pusher  # for /readyz
         wechat = None
         if settings.wechat_accounts:  # the WeChat Official Account channel (docs/wechat.md)
             from backend.channels.wechat.app import start_channel
@@ -84,6 +86,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
             scheduler = SchedulerThread(app.state.session_factory, policy, clock, settings.scheduler_interval_seconds,
                                         holder=f"{socket.gethostname()}:{os.getpid()}")
             scheduler.start()
+        app.state.scheduler = scheduler  # for /readyz
         try:
             yield
         finally:
@@ -117,9 +120,11 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
     # Oversized bodies are refused while they stream in (uploads get their own, larger limit).
     app.add_middleware(BodyLimitMiddleware, json_limit=settings.max_json_bytes,
                        upload_limit=settings.max_upload_bytes + 64 * 1024)
+    # Request metrics and log ids around everything above; GET /metrics (docs/operations.md).
+    observability.install(app)
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (orders, eligibility, cases, uploads, handoffs, conversations, supervisor, policy_routes, auth):
+    for module in (orders, eligibility, cases, uploads, handoffs, conversations, supervisor, stats, policy_routes, auth):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(gateway_routes.router)
@@ -139,7 +144,8 @@ def create_app(settings: Settings | None = None, clock: Callable[[], datetime] =
                 conn.execute(text("SELECT 1"))
         except Exception:
             return JSONResponse(status_code=503, content={"status": "database unavailable"})
-        return JSONResponse({"status": "ready", "policy_version": policy.version})
+        return JSONResponse({"status": "ready", "policy_version": policy.version,
+                             **observability.readiness(request.app)})
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

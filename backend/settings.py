@@ -96,6 +96,12 @@ class Settings(BaseSettings):
     # Menu click keys → what the buyer says (text, or a /payload of the bot).
     wechat_menu: dict[str, str] = Field(default_factory=lambda: dict(WECHAT_DEFAULT_MENU), alias="WECHAT_MENU")
 
+    # Operations (docs/operations.md). With METRICS_TOKEN set, GET /metrics needs `Authorization: Bearer <it>`.
+    metrics_token: SecretStr | None = Field(None, alias="METRICS_TOKEN")
+    # text: readable lines for development; json: one object per line for a log shipper. Both redacted.
+    log_format: Literal["text", "json"] = Field("text", alias="LOG_FORMAT")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", alias="LOG_LEVEL")
+
     @property
     def rasa_urls(self) -> list[str]:
         return [url.strip() for url in self.rasa_url.split(",") if url.strip()]

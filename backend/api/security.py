@@ -72,8 +72,9 @@ class PageFiles(StaticFiles):
 
 
 def mount_web(app: FastAPI, *, demo: bool) -> None:
-    """The widget (embedded by shops, so no page headers of ours), the console, and the demo shop."""
-    pages = [("console", PageFiles)] + ([("shop", PageFiles)] if demo else [])
+    """The widget (embedded by shops, so no page headers of ours), the console, the supervisors' statistics
+    page, and the demo shop."""
+    pages = [("console", PageFiles), ("stats", PageFiles)] + ([("shop", PageFiles)] if demo else [])
     if (WEB_ROOT / "widget").is_dir():
         app.mount("/widget", StaticFiles(directory=WEB_ROOT / "widget"), name="widget")
     for name, files in pages:

@@ -8,6 +8,7 @@ replies are logged in that order.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from backend.gateway.locks import ConversationLocks
 from backend.gateway.rasa import RasaClient, RasaPool, RasaUnavailable
 from backend.gateway.rate_limits import Limiter, RateLimiter
 from backend.gateway.tokens import Visitor
+from backend.observability import metrics
+from backend.observability.logs import bind as bind_log_ids
 from backend.schemas.conversations import MessageFrame
 from backend.schemas.handoffs import HandoffReason
 from backend.settings import Settings
@@ -103,6 +106,7 @@ class Relay:
         """Logs the message, acknowledges it as soon as it is safe, then lets the bot or agent have it."""
         text = self._check(visitor, frame)
         conversation_id = visitor.conversation_id
+        bind_log_ids(conversation_id=conversation_id)  # on every log line of this message
         async with self._lock(conversation_id):
             stored = await self._db(self._store_buyer, visitor, frame, text)
             if stored is None:
@@ -165,6 +169,7 @@ class Relay:
         # Typed text never becomes a Rasa command; only a button's payload (validated) does. Files sent
         # without words are an answer (inform) whatever the NLU would make of an empty message.
         to_rasa = frame.payload or text.lstrip("/").strip() or "/inform"
+        started = time.monotonic()
         try:
             if paused:
                 await self.rasa.resume(conversation_id)
@@ -172,7 +177,9 @@ class Relay:
             replies = await self.rasa.send(conversation_id, to_rasa, metadata)
             if not replies:
                 raise RasaUnavailable("no reply")
+            metrics.observe_rasa(time.monotonic() - started, ok=True)
         except RasaUnavailable as exc:
+            metrics.observe_rasa(time.monotonic() - started, ok=False)
             log.warning("assistant unavailable for %s: %s", conversation_id, exc)
             replies = [{"text": MSG_BOT_DOWN, "custom": {"type": "request_human"}, "_system": True}]
         finally:
@@ -207,6 +214,7 @@ class Relay:
 
     async def request_human(self, visitor: Visitor) -> None:
         conversation_id = visitor.conversation_id
+        bind_log_ids(conversation_id=conversation_id)
         async with self._lock(conversation_id):
             rows, opened = await self._db(self._open_handoff, visitor)
         for row in rows:

@@ -20,6 +20,7 @@ from backend.errors import ServiceError
 from backend.gateway import tokens
 from backend.gateway.hub import AGENTS, Subscription, conversation_topic
 from backend.gateway.relay import Ack, FrameError, RateLimiter, Relay
+from backend.observability.logs import bind as bind_log_ids
 from backend.schemas.common import BuyerId
 from backend.schemas.conversations import HelloFrame, MessageFrame, PingFrame, RequestHumanFrame, WatchFrame
 from backend.schemas.uploads import UploadOut
@@ -144,6 +145,7 @@ async def buyer_socket(ws: WebSocket) -> None:
         await _send(ws, {"type": "error", "code": "bad_token", "message": MSG_BAD_TOKEN})
         await ws.close(code=CLOSE_BAD_TOKEN)
         return
+    bind_log_ids(conversation_id=visitor.conversation_id)  # every log line of this socket carries it
     sub = app.state.hub.subscribe(conversation_topic(visitor.conversation_id))
     pump: asyncio.Task[None] | None = None
     try:

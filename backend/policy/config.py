@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from backend.vocab import ItemFlag, MaterialCode, Party, Reason, Remedy
+from backend.vocab import CaseStatus, ItemFlag, MaterialCode, Party, Reason, Remedy
 
 
 class PolicyFileError(RuntimeError):
@@ -102,6 +102,61 @@ class DeadlineSpec(_Strict):
         return self
 
 
+class ReviewAlertSpec(_Strict):
+    """Review time (seed 002 §7): approved within `standard_hours` of the automatic check, never later
+    than `hard_hours`; alerts look at the reviews decided in the last `window_days`."""
+
+    window_days: int = Field(ge=1)
+    standard_hours: int = Field(ge=1)
+    hard_hours: int = Field(ge=1)
+    percentile: int = Field(ge=50, le=99)
+    min_reviews: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "ReviewAlertSpec":
+        if self.hard_hours < self.standard_hours:
+            raise ValueError("hard_hours must be at least standard_hours")
+        return self
+
+
+class SkuRefundAlertSpec(_Strict):
+    """A SKU's refund rate (seed 002 §8): refund requests / orders in the window, judged only with
+    enough orders, and only when it is also a multiple of the platform's own rate."""
+
+    window_days: int = Field(ge=1)
+    min_orders: int = Field(ge=1)
+    rate_warning: Decimal = Field(gt=0, le=1)
+    rate_critical: Decimal = Field(gt=0, le=1)
+    platform_multiple: Decimal = Field(ge=1)
+    refund_remedies: list[Remedy] = Field(min_length=1)
+    exclude_statuses: list[CaseStatus] = []
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "SkuRefundAlertSpec":
+        if self.rate_critical < self.rate_warning:
+            raise ValueError("rate_critical must be at least rate_warning")
+        return self
+
+
+class StatsAlertsSpec(_Strict):
+    review_time: ReviewAlertSpec
+    sku_refund_rate: SkuRefundAlertSpec
+
+
+class StatsSpec(_Strict):
+    """The supervisors' statistics page (backend/stats, docs/stats.md)."""
+
+    max_range_days: int = Field(ge=1)
+    default_range_days: int = Field(ge=1)
+    alerts: StatsAlertsSpec
+
+    @model_validator(mode="after")
+    def _default_fits(self) -> "StatsSpec":
+        if self.default_range_days > self.max_range_days:
+            raise ValueError("default_range_days must not exceed max_range_days")
+        return self
+
+
 # Rule ids the engine evaluates, with the fields each one cannot do without.
 RULE_REQUIREMENTS: dict[str, tuple[str, ...]] = {
     "R-CASE-LIMIT": ("max_cases_per_item",),
@@ -152,6 +207,7 @@ class Policy(_Strict):
     review: ReviewSpec
     money: MoneySpec
     deadlines: dict[str, DeadlineSpec]
+    stats: StatsSpec
 
     @field_validator("timezone")
     @classmethod

@@ -79,6 +79,14 @@ def test_an_agent_on_one_worker_and_a_buyer_on_another_hear_each_other(two_worke
     assert texts.count(("buyer", "图片已经发了")) == 1 and texts.count(("agent", "您好，我来看看")) == 1
 
 
+def test_readiness_says_whether_the_worker_hears_the_others(two_workers: tuple[Gateway, Gateway]) -> None:
+    a, _ = two_workers
+    ready = a.client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["hub"] == "redis connected"
+    a.app.state.hub.connected = False  # what the listener records when Redis drops
+    assert a.client.get("/readyz").json()["hub"] == "redis disconnected"
+
+
 def test_the_message_allowance_is_shared_by_the_workers(two_workers: tuple[Gateway, Gateway]) -> None:
     a, b = two_workers
     token = a.token()

@@ -1,0 +1,1 @@
+"""Statistics and alerts for the platform's supervisors (docs/stats.md)."""
