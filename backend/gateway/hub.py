@@ -66,6 +66,9 @@ class Hub:
                         del self._topics[topic]
             sub.topics.clear()
 
+    async def flush(self) -> None:
+        """Delivery here is immediate; the Redis hub of several workers waits for its queue."""
+
     def publish(self, topic: str, event: dict[str, Any]) -> None:
         with self._lock:
             subs = list(self._topics.get(topic, ()))

@@ -32,7 +32,8 @@ class RedisHub(Hub):
         super().__init__()
         self._url, self._prefix = url, f"{prefix}:hub:"
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._outbox: asyncio.Queue[tuple[str, dict[str, Any]]] | None = None
+        # (topic, event) to publish, or a future to resolve once everything before it is published
+        self._outbox: asyncio.Queue[tuple[str, dict[str, Any]] | asyncio.Future[None]] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._redis: aioredis.Redis | None = None
         self.connected = False
@@ -76,10 +77,29 @@ class RedisHub(Hub):
         else:  # a request thread of a sync route
             loop.call_soon_threadsafe(outbox.put_nowait, (topic, event))
 
+    async def flush(self, timeout: float = 5.0) -> None:
+        """Wait until what this worker published so far has reached Redis. The gateway calls it before
+        it lets go of a conversation, so that the next message of the conversation, perhaps handled by
+        another worker, cannot overtake this one's frames on their way to the other tabs."""
+        loop, outbox = self._loop, self._outbox
+        if loop is None or outbox is None or asyncio.get_running_loop() is not loop:
+            return
+        done: asyncio.Future[None] = loop.create_future()
+        outbox.put_nowait(done)
+        try:
+            await asyncio.wait_for(done, timeout)
+        except TimeoutError:
+            log.warning("redis publish queue did not drain within %.0f s", timeout)
+
     async def _send(self) -> None:
         assert self._outbox is not None and self._redis is not None
         while True:
-            topic, event = await self._outbox.get()
+            item = await self._outbox.get()
+            if isinstance(item, asyncio.Future):
+                if not item.done():
+                    item.set_result(None)
+                continue
+            topic, event = item
             try:
                 await self._redis.publish(self._prefix + topic, json.dumps(event, ensure_ascii=False, default=str))
             except RedisError as exc:

@@ -120,6 +120,7 @@ class Relay:
                 self.hub.publish(AGENTS, {"type": "message", "conversation_id": conversation_id, "message": message})
             else:
                 await self._to_bot(visitor, frame, text, message, paused)
+            await self.hub.flush()  # this message's frames leave before the next message's (other workers)
 
     def _store_buyer(self, session: Session, visitor: Visitor, frame: MessageFrame,
                      text: str) -> tuple[dict[str, Any], bool, bool, bool] | None:
