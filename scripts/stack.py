@@ -82,7 +82,7 @@ class Stack:
                     pass
                 if time.monotonic() > deadline or any(p.poll() is not None for p in self.processes):
                     self.stop()
-                    raise RuntimeError(f"{url} did not come up; see {self.log_dir}")
+                    raise RuntimeError(f"{url.split('?')[0]} did not come up; see {self.log_dir}")  # no token
                 time.sleep(0.5)
 
     def stop_backend(self) -> None:

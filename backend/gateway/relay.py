@@ -112,7 +112,12 @@ class Relay:
             if stored is None:
                 raise FrameError("bad_attachment", MSG_BAD_ATTACHMENT)
             message, created, with_agent, paused = stored
-            await on_stored(Ack(frame.client_id, message["seq"]))
+            try:
+                await on_stored(Ack(frame.client_id, message["seq"]))
+            except Exception as exc:  # noqa: BLE001 - the socket closed before the ack: the message is
+                # logged, so it is answered all the same (the buyer finds the answer on reconnecting; a
+                # resend of it is taken for what it is, an already answered message).
+                log.info("ack not delivered (%s); answering the stored message anyway", type(exc).__name__)
             if not created:  # a resend after a reconnect: already logged and answered
                 return
             self._publish(conversation_id, message)

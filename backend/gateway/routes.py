@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import anyio.to_thread
 from fastapi import APIRouter, File, Header, Query, Request, UploadFile, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ValidationError
-from starlette.websockets import WebSocketState
+from starlette.websockets import WebSocketDisconnected, WebSocketState
 
 from backend.api.deps import SESSION_COOKIE, NowDep, SessionDep, SettingsDep, current_agent
 from backend.api.routes.uploads import read_limited, upload_out
@@ -158,7 +158,7 @@ async def buyer_socket(ws: WebSocket) -> None:
             frame = await _receive(ws)
             if frame is not None:
                 await _buyer_frame(ws, relay, visitor, frame)
-    except WebSocketDisconnect:
+    except (WebSocketDisconnect, WebSocketDisconnected):  # closed by the buyer, or while we wrote to it
         pass
     finally:
         sub.close()

@@ -14,6 +14,7 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
 from backend.db.models import Base
 from backend.gateway.hub import Hub
@@ -21,7 +22,10 @@ from backend.gateway.locks import ConversationLocks
 from backend.gateway.rasa import RasaPool, RasaUnavailable
 from backend.gateway.rate_limits import RedisRateLimiter
 from backend.gateway.redis_hub import RedisHub
+from backend.gateway.relay import Ack
+from backend.gateway.tokens import Visitor
 from backend.main import create_app
+from backend.schemas.conversations import MessageFrame
 from tests.gateway.conftest import CONVERSATION, MESSAGE_BURST, Gateway, GatewayApp, gateway_settings
 from tests.gateway.helpers import FakeRasa
 from tests.support.api import NOW, Api, Clock
@@ -230,3 +234,26 @@ def test_a_conversation_sticks_to_one_rasa_and_moves_only_when_it_refuses_connec
 def test_rasa_url_may_name_several_instances(gateway_app: GatewayApp) -> None:
     settings = gateway_settings(gateway_app.url, gateway_app.tmp, " http://a:5005, http://b:5006 ,", )
     assert settings.rasa_urls == ["http://a:5005", "http://b:5006"]
+
+
+def test_a_message_whose_socket_closed_before_the_ack_is_answered_all_the_same(gw: Gateway) -> None:
+    """Found by the load test: the ack failed, the bot was never asked, and the resend was taken for
+    an already answered message, so the buyer never got an answer."""
+    relay = gw.app.state.relay
+    visitor = Visitor(channel="web", user="b_1001", buyer_id="b_1001")
+
+    async def socket_gone(ack: Ack) -> None:
+        raise WebSocketDisconnect(1006)
+
+    async def scenario() -> None:
+        await relay.open(visitor, 0)
+        frame = MessageFrame.model_validate({"type": "message", "client_id": "lost-ack", "text": "退货运费谁出"})
+        await relay.buyer_message(visitor, frame, socket_gone)
+
+    asyncio.run(scenario())
+    assert [c["message"] for c in gw.rasa.calls] == ["退货运费谁出"]
+    assert [(m["author"], m["text"]) for m in gw.transcript()] == [("buyer", "退货运费谁出"), ("bot", "收到：退货运费谁出")]
+    with gw.buyer(last_seq=0) as sock:  # the reconnecting tab resends: acknowledged, not asked again
+        assert sock.history[-1]["text"] == "收到：退货运费谁出"
+        assert sock.say("退货运费谁出", client_id="lost-ack") == {"type": "ack", "client_id": "lost-ack", "seq": 1}
+    assert len(gw.rasa.calls) == 1
