@@ -131,7 +131,7 @@ class ProdStack(Stack):
     def rasa_urls(self) -> list[str]:
         return [f"http://127.0.0.1:{port}" for port in self.rasa_ports]
 
-    def start(self, timeout: float = 240) -> None:
+    def start(self, timeout: float = 600) -> None:
         if not MODEL.exists():
             raise SystemExit("no trained model: run scripts/train.sh (or make train) first")
         env = {**os.environ, **self.env, "PYTHONPATH": str(ROOT), "APP_ENV": "production"}
@@ -196,7 +196,7 @@ def main() -> None:
     stack = ProdStack(backend_port=args.port, backend_workers=args.backend_workers,
                       action_workers=args.action_workers, rasa_ports=[5005 + i for i in range(args.rasa_instances)],
                       env={"LOAD_DEMO_ORDERS": "1"} if args.demo_orders else {}, log_dir=ROOT / "var" / "prod" / "logs")
-    print("starting production mode (Rasa loads its model in about 30 s per instance)…", flush=True)
+    print("starting production mode (the Rasa instances load their model: a minute or two)…", flush=True)
     stack.start()
     print(f"Case backend + gateway: {stack.backend_url}   ({args.backend_workers} workers; /metrics, /readyz)")
     print(f"Agent console:          {stack.backend_url}/console/")
