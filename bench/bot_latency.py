@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from stack import Stack  # noqa: E402
 
-from tests.bot.conftest import SHOES, TOKEN, free_port  # noqa: E402
+from tests.support.stack import SHOES, TOKEN, free_port  # noqa: E402
 
 STOCK_DIR = ROOT / "var" / "stock-bot"
 STOCK_TURNS = ["hello", "I am very sad", "yes", "are you a bot?", "goodbye"]
