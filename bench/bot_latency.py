@@ -1,6 +1,9 @@
 """Benchmark: per-turn latency (p50/p95) and throughput over the REST channel, with the action
 server and the case backend in the loop, against a stock `rasa init` bot measured in the same run;
-plus the resident memory of each Rasa server.
+plus the resident memory of each Rasa server and the CPU time it spends per turn.
+
+The stock bot runs twice: as `rasa init` ships it, and with the one TensorFlow thread per op that
+our server runs with (bot_runtime), so that setting is not counted as an advantage of ours.
 
     .venv/bin/python bench/bot_latency.py [--conversations 40] [--concurrency 1,8]
 """
@@ -33,6 +36,12 @@ STOCK_TURNS = ["hello", "I am very sad", "yes", "are you a bot?", "goodbye"]
 
 def our_turns(order_id: str) -> list[str]:
     return ["你好", "七天无理由怎么算？", f"订单{order_id}的鞋子开胶了，想换一双", "确认", "我的售后进度怎么样了"]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Rasa serves from one process)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid: int) -> float:
@@ -78,9 +87,9 @@ def ensure_stock_bot() -> Path:
     return max(models.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
 
 
-def start_stock(model: Path, port: int) -> subprocess.Popen[bytes]:
+def start_stock(model: Path, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
     process = subprocess.Popen([str(ROOT / ".venv-bot/bin/rasa"), "run", "--model", str(model), "--port", str(port),
-                                "--quiet"], cwd=STOCK_DIR, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+                                "--quiet"], cwd=STOCK_DIR, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **env},
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     for _ in range(240):
         try:
@@ -93,10 +102,13 @@ def start_stock(model: Path, port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("stock bot did not start")
 
 
-def report(name: str, latencies: list[float], took: float, errors: int, concurrency: int, rss: float) -> None:
-    print(f"  {name:10s} c={concurrency:<3d} turns {len(latencies):5d}   {len(latencies) / took:6.1f} turns/s   "
-          f"p50 {statistics.median(latencies):6.1f} ms   p95 {percentile(latencies, 0.95):7.1f} ms   "
-          f"errors {errors}   Rasa RSS {rss:6.0f} MB")
+def measure(name: str, url: str, pid: int, scripts: list[tuple[str, dict, list[str]]], concurrency: int) -> None:
+    cpu = cpu_seconds(pid)
+    latencies, took, errors = asyncio.run(run_conversations(url, scripts, concurrency))
+    cpu_ms = (cpu_seconds(pid) - cpu) * 1000 / len(latencies)
+    print(f"  {name:22s} c={concurrency:<3d} turns {len(latencies):4d}  {len(latencies) / took:5.1f} turns/s  "
+          f"p50 {statistics.median(latencies):6.1f} ms  p95 {percentile(latencies, 0.95):6.1f} ms  "
+          f"Rasa CPU {cpu_ms:5.1f} ms/turn  errors {errors}  Rasa RSS {rss_mb(pid):5.0f} MB")
 
 
 def main() -> None:
@@ -115,8 +127,9 @@ def main() -> None:
     stack = Stack(backend_port=free_port(), actions_port=free_port(), rasa_port=free_port(), env=env,
                   log_dir=tmp / "logs")
     stack.start()
-    stock_port = free_port()
-    stock = start_stock(stock_model, stock_port)
+    stocks = {"stock bot": free_port(), "stock bot, 1 TF thread": free_port()}
+    one_thread = {"TF_INTER_OP_PARALLELISM_THREADS": "1", "TF_INTRA_OP_PARALLELISM_THREADS": "1"}
+    stock = {name: start_stock(stock_model, port, one_thread if "1 TF" in name else {}) for name, port in stocks.items()}
     try:
         print(f"Per-turn latency over the REST channel, {args.conversations} conversations of 5 turns per run, "
               f"{os.cpu_count()} cores shared by every process and the load generator")
@@ -132,16 +145,17 @@ def main() -> None:
                 httpx.put(f"{stack.backend_url}/api/v1/orders/{order_id}", json=body, timeout=30,
                           headers={"Authorization": f"Bearer {TOKEN}"}).raise_for_status()
                 scripts.append((f"web:{buyer}", {"buyer_id": buyer, "channel": "web"}, our_turns(order_id)))
-            ours = asyncio.run(run_conversations(f"{stack.rasa_url}/webhooks/rest/webhook", scripts, concurrency))
-            report("assistant", *ours, concurrency, rss_mb(stack.processes[2].pid))
-            stock_scripts = [(f"stock-{uuid.uuid4().hex[:8]}", {}, STOCK_TURNS) for _ in range(args.conversations)]
-            baseline = asyncio.run(run_conversations(f"http://127.0.0.1:{stock_port}/webhooks/rest/webhook",
-                                                     stock_scripts, concurrency))
-            report("stock bot", *baseline, concurrency, rss_mb(stock.pid))
+            measure("assistant", f"{stack.rasa_url}/webhooks/rest/webhook", stack.processes[2].pid, scripts,
+                    concurrency)
+            for name, port in stocks.items():
+                stock_scripts = [(f"stock-{uuid.uuid4().hex[:8]}", {}, STOCK_TURNS) for _ in range(args.conversations)]
+                measure(name, f"http://127.0.0.1:{port}/webhooks/rest/webhook", stock[name].pid, stock_scripts,
+                        concurrency)
     finally:
         stack.stop()
-        stock.terminate()
-        stock.wait(timeout=30)
+        for process in stock.values():
+            process.terminate()
+            process.wait(timeout=30)
 
 
 if __name__ == "__main__":

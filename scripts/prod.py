@@ -31,7 +31,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stack import MODEL, ROOT, Stack  # noqa: E402
+from stack import MODEL, RASA, ROOT, Stack  # noqa: E402
 
 DEV_VALUES = {"dev-service-token", "dev-widget-secret-not-for-production", "dev-rasa-token"}
 MIN_LENGTHS = {"CASE_API_TOKEN": 24, "WIDGET_TOKEN_SECRET": 32, "RASA_TOKEN": 24}
@@ -163,7 +163,7 @@ class ProdStack(Stack):
         rasa_env = {**env, "TF_CPP_MIN_LOG_LEVEL": "3", "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
                     "RASA_TRACKER_DB_PASSWORD": tracker.password or "", "REDIS_PASSWORD": unquote(redis.password or "")}
         for i, port in enumerate(self.rasa_ports):
-            self._spawn(f"rasa-{i + 1}", [str(ROOT / ".venv-bot/bin/rasa"), "run", "--enable-api", "--model",
+            self._spawn(f"rasa-{i + 1}", [*RASA, "run", "--enable-api", "--model",
                                           str(MODEL), "--endpoints", str(endpoints), "--interface", "127.0.0.1",
                                           "--port", str(port), "--auth-token", self.rasa_token, "--quiet"], rasa_env)
         self._wait_for([f"{self.backend_url}/readyz", f"http://127.0.0.1:{self.actions_port}/health"]

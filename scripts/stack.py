@@ -18,6 +18,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "aftersales.tar.gz"
+# Rasa's CLI with our fixes applied first (bot_runtime/patches.py); takes `rasa`'s arguments.
+RASA = [str(ROOT / ".venv-bot/bin/python"), "-m", "bot_runtime"]
 
 
 @dataclass
@@ -59,7 +61,7 @@ class Stack:
         endpoints = ROOT / "var" / f"endpoints-{self.actions_port}.yml"
         endpoints.parent.mkdir(parents=True, exist_ok=True)
         endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{self.actions_port}/webhook"\n')
-        self._spawn("rasa", [str(ROOT / ".venv-bot/bin/rasa"), "run", "--enable-api", "--model", str(MODEL),
+        self._spawn("rasa", [*RASA, "run", "--enable-api", "--model", str(MODEL),
                              "--endpoints", str(endpoints), "--port", str(self.rasa_port), "--auth-token",
                              self.rasa_token, "--quiet"], rasa_env)
         self._wait_for([f"{self.backend_url}/readyz", f"http://127.0.0.1:{self.actions_port}/health",

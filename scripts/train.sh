@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 ./scripts/setup-bot.sh
 export TF_CPP_MIN_LOG_LEVEL=3 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 .venv-bot/bin/rasa data validate --fail-on-warnings --quiet
-.venv-bot/bin/rasa train --fixed-model-name aftersales --quiet "$@"
+# Through bot_runtime: Rasa's CLI with our fixes (bot_runtime/patches.py).
+.venv-bot/bin/python -m bot_runtime train --fixed-model-name aftersales --quiet "$@"
