@@ -1,4 +1,4 @@
-"""The Rasa server as we run it (bot_runtime, nlu_components.response_selector): cheaper, same answers."""
+"""The Rasa server as we run it (bot_runtime, our NLU components): cheaper, same answers."""
 
 from __future__ import annotations
 
@@ -77,3 +77,15 @@ def test_the_faq_answer_is_selected_for_policy_questions_only(stack: Stack) -> N
         parsed = _parse(stack, text)
         assert parsed["intent"]["name"] != "ask_policy"
         assert "ask_policy" not in parsed.get("response_selector", {}), text
+
+
+def test_nonsense_gets_no_intent_while_a_plain_request_is_understood_with_confidence(stack: Stack) -> None:
+    # The linear intent classifier's calibrated confidences keep the FallbackClassifier meaningful.
+    for text in ("阿巴阿巴阿巴", "喵喵喵", "🙃🙃🙃"):
+        assert _parse(stack, text)["intent"]["name"] == "nlu_fallback", text
+
+    parsed = _parse(stack, "订单2026111812345678的鞋子开胶了，想换一双")
+    assert parsed["intent"]["name"] == "request_aftersales" and parsed["intent"]["confidence"] >= 0.8
+    assert sum(i["confidence"] for i in parsed["intent_ranking"]) <= 1.0 + 1e-6
+    found = {(e["entity"], e["value"]) for e in parsed["entities"]}
+    assert {("order_id", "2026111812345678"), ("reason", "quality"), ("remedy", "exchange")} <= found
