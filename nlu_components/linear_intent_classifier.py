@@ -39,6 +39,26 @@ def _identity(tokens: List[str]) -> List[str]:
     return tokens
 
 
+def calibrated_probabilities(classifier: CalibratedClassifierCV, features: sp.csr_matrix) -> np.ndarray:
+    """`classifier.predict_proba(features)` in a few matrix products.
+
+    Why: sklearn calls one sigmoid calibrator per intent and per calibration fold (80 small calls,
+    each validating its input), which cost more CPU per message than the rest of the NLU bar DIET.
+    Same arithmetic: per fold, sigmoid(-(a * decision + b)) per class, rows normalised, folds averaged.
+    """
+    total = np.zeros((features.shape[0], len(classifier.classes_)))
+    for fold in classifier.calibrated_classifiers_:
+        decision = fold.base_estimator.decision_function(features)  # `estimator` from sklearn 1.2
+        a = np.array([c.a_ for c in fold.calibrators])
+        b = np.array([c.b_ for c in fold.calibrators])
+        proba = 1.0 / (1.0 + np.exp(a * decision + b))
+        sums = proba.sum(axis=1, keepdims=True)
+        proba = np.divide(proba, sums, out=np.full_like(proba, 1.0 / proba.shape[1]), where=sums != 0)
+        proba[(proba > 1.0) & (proba <= 1.0 + 1e-5)] = 1.0
+        total += proba
+    return total / len(classifier.calibrated_classifiers_)
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class LinearIntentClassifier(GraphComponent, IntentClassifier):
     @staticmethod
@@ -98,7 +118,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         if self._model is None or not messages:
             return messages
         classifier = self._model["classifier"]
-        probabilities = classifier.predict_proba(self._features(self._model, messages))
+        probabilities = calibrated_probabilities(classifier, self._features(self._model, messages))
         for message, row in zip(messages, probabilities):
             ranking = [{INTENT_NAME_KEY: str(name), PREDICTED_CONFIDENCE_KEY: float(p)}
                        for name, p in sorted(zip(classifier.classes_, row), key=lambda pair: -pair[1])]

@@ -60,6 +60,31 @@ def test_the_cached_action_reply_validator_judges_every_reply_like_rasas_own() -
     assert all("Failed to validate Action server response" in message for _, message in result["after"][3:])
 
 
+# The intent classifier's fast probabilities equal sklearn's predict_proba on a calibrated LinearSVC.
+SAME_PROBABILITIES = r"""
+import numpy as np, scipy.sparse as sp
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.svm import LinearSVC
+from nlu_components.linear_intent_classifier import calibrated_probabilities
+
+rng = np.random.default_rng(7)
+features = sp.csr_matrix(rng.random((300, 40)) * (rng.random((300, 40)) > 0.7))
+labels = rng.integers(0, 6, 300)
+classifier = CalibratedClassifierCV(LinearSVC(C=0.5, class_weight="balanced"), method="sigmoid", cv=5)
+classifier.fit(features, labels)
+probe = sp.vstack([features[:50], sp.csr_matrix((1, 40))]).tocsr()
+assert np.allclose(calibrated_probabilities(classifier, probe), classifier.predict_proba(probe), atol=1e-12)
+print("same")
+"""
+
+
+def test_the_intent_classifiers_fast_probabilities_are_sklearns() -> None:
+    done = subprocess.run([str(ROOT / ".venv-bot/bin/python"), "-c", SAME_PROBABILITIES], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120,
+                          env={"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0 and done.stdout.strip().endswith("same"), done.stderr[-2000:]
+
+
 def _parse(stack: Stack, text: str) -> dict:  # type: ignore[type-arg]
     response = httpx.post(f"{stack.rasa_url}/model/parse", params={"token": stack.rasa_token},
                           json={"text": text}, timeout=30)
