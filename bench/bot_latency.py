@@ -21,12 +21,15 @@ import uuid
 from pathlib import Path
 
 import httpx
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT))
 
 from stack import Stack  # noqa: E402
+
+from bot_runtime import SERVING_THREADS  # noqa: E402
 
 from tests.support.stack import SHOES, TOKEN, free_port  # noqa: E402
 
@@ -40,8 +43,8 @@ def our_turns(order_id: str) -> list[str]:
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far (Rasa serves from one process)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
 
 
 def rss_mb(pid: int) -> float:
@@ -127,9 +130,8 @@ def main() -> None:
     stack = Stack(backend_port=free_port(), actions_port=free_port(), rasa_port=free_port(), env=env,
                   log_dir=tmp / "logs")
     stack.start()
-    stocks = {"stock bot": free_port(), "stock bot, 1 TF thread": free_port()}
-    one_thread = {"TF_INTER_OP_PARALLELISM_THREADS": "1", "TF_INTRA_OP_PARALLELISM_THREADS": "1"}
-    stock = {name: start_stock(stock_model, port, one_thread if "1 TF" in name else {}) for name, port in stocks.items()}
+    stocks = {"stock bot": (free_port(), {}), "stock bot, 1 TF thread": (free_port(), SERVING_THREADS)}
+    stock = {name: start_stock(stock_model, port, env) for name, (port, env) in stocks.items()}
     try:
         print(f"Per-turn latency over the REST channel, {args.conversations} conversations of 5 turns per run, "
               f"{os.cpu_count()} cores shared by every process and the load generator")
@@ -147,7 +149,7 @@ def main() -> None:
                 scripts.append((f"web:{buyer}", {"buyer_id": buyer, "channel": "web"}, our_turns(order_id)))
             measure("assistant", f"{stack.rasa_url}/webhooks/rest/webhook", stack.processes[2].pid, scripts,
                     concurrency)
-            for name, port in stocks.items():
+            for name, (port, _) in stocks.items():
                 stock_scripts = [(f"stock-{uuid.uuid4().hex[:8]}", {}, STOCK_TURNS) for _ in range(args.conversations)]
                 measure(name, f"http://127.0.0.1:{port}/webhooks/rest/webhook", stock[name].pid, stock_scripts,
                         concurrency)

@@ -30,9 +30,9 @@ def main() -> None:
     out = Path(args.out)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
     started = time.monotonic()
-    subprocess.run([str(ROOT / ".venv-bot/bin/python"), "-m", "bot_runtime", "test", "nlu", "--cross-validation", "--folds",
-                    str(args.folds), "--config", "config_nlu_testing.yml", "--nlu", "data", "--out", str(out),
-                    "--no-plot", "--no-errors"], cwd=ROOT, env=env, check=True,
+    subprocess.run([str(ROOT / ".venv-bot/bin/python"), "-m", "bot_runtime", "test", "nlu", "--cross-validation",
+                    "--folds", str(args.folds), "--config", "config_nlu_testing.yml", "--nlu", "data",
+                    "--out", str(out), "--no-plot", "--no-errors"], cwd=ROOT, env=env, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     took = time.monotonic() - started
 

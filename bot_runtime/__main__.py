@@ -11,11 +11,13 @@ from __future__ import annotations
 import os
 import sys
 
+from bot_runtime import SERVING_THREADS
+
 if __name__ == "__main__":
     command = sys.argv[1] if len(sys.argv) > 1 else None
     if command == "run":
-        os.environ.setdefault("TF_INTER_OP_PARALLELISM_THREADS", "1")
-        os.environ.setdefault("TF_INTRA_OP_PARALLELISM_THREADS", "1")
+        for name, value in SERVING_THREADS.items():
+            os.environ.setdefault(name, value)
     from bot_runtime.patches import apply  # imports Rasa: after the environment is set
     from rasa.__main__ import main
 

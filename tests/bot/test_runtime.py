@@ -48,12 +48,17 @@ REPLIES = [
 ]
 
 
-def test_the_cached_action_reply_validator_judges_every_reply_like_rasas_own() -> None:
-    done = subprocess.run([str(ROOT / ".venv-bot/bin/python"), "-c", SAME_VERDICTS, json.dumps(REPLIES)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120,
+def _in_rasa_venv(script: str, *args: str) -> str:
+    """Runs a script in the Rasa venv (Python 3.10); its last line of output."""
+    done = subprocess.run([str(ROOT / ".venv-bot/bin/python"), "-c", script, *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120,
                           env={"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0, done.stderr[-2000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return done.stdout.strip().splitlines()[-1]
+
+
+def test_the_cached_action_reply_validator_judges_every_reply_like_rasas_own() -> None:
+    result = json.loads(_in_rasa_venv(SAME_VERDICTS, json.dumps(REPLIES)))
     assert result["patched"]
     assert result["after"] == result["before"]
     assert [kind for kind, _ in result["after"]] == ["ok"] * 3 + ["error"] * 5
@@ -79,10 +84,7 @@ print("same")
 
 
 def test_the_intent_classifiers_fast_probabilities_are_sklearns() -> None:
-    done = subprocess.run([str(ROOT / ".venv-bot/bin/python"), "-c", SAME_PROBABILITIES], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120,
-                          env={"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"})
-    assert done.returncode == 0 and done.stdout.strip().endswith("same"), done.stderr[-2000:]
+    assert _in_rasa_venv(SAME_PROBABILITIES) == "same"
 
 
 def _parse(stack: Stack, text: str) -> dict:  # type: ignore[type-arg]
